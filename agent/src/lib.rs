@@ -1,1 +1,11 @@
+//! The platform agent (平台端采集代理) of SME Platform Reporting: takes in service records, keeps
+//! them in SQLite, builds periodic reports and pushes them to the hub over mutual-TLS gRPC.
+#![forbid(unsafe_code)]
 
+pub mod config;
+pub mod connect;
+pub mod identity;
+pub mod intake;
+pub mod store;
+pub mod submit;
+pub mod template;

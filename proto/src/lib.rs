@@ -11,3 +11,10 @@ pub mod v1 {
     /// Encoded `FileDescriptorSet` of the package, for gRPC server reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("gen/sme_report_v1_descriptor.bin");
 }
+
+pub mod credit_code;
+pub mod fixtures;
+pub mod period;
+pub mod pseudonym;
+pub mod rules;
+pub mod status;

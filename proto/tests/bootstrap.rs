@@ -5,14 +5,33 @@
 
 use std::path::{Path, PathBuf};
 
+/// Messages that also (de)serialise with serde.
+const SERDE_MESSAGES: &[&str] = &[
+    "Report",
+    "FunctionVolume",
+    "Satisfaction",
+    "StaffComposition",
+    "Finance",
+    "Disclosures",
+    "Capacity",
+    "Startups",
+    "ServiceRecord",
+    "Explanation",
+    "FieldViolation",
+];
+
 #[test]
 fn generated_code_is_up_to_date() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let proto_dir = root.join("proto");
-    let files: Vec<PathBuf> = ["report.proto", "reporting_service.proto", "enrollment_service.proto"]
-        .iter()
-        .map(|f| proto_dir.join("sme/report/v1").join(f))
-        .collect();
+    let files: Vec<PathBuf> = [
+        "report.proto",
+        "reporting_service.proto",
+        "enrollment_service.proto",
+    ]
+    .iter()
+    .map(|f| proto_dir.join("sme/report/v1").join(f))
+    .collect();
     let out_dir = root.join("src/gen");
 
     let protoc = protoc_bin_vendored::protoc_bin_path().expect("vendored protoc");
@@ -21,7 +40,17 @@ fn generated_code_is_up_to_date() {
 
     let mut config = prost_build::Config::new();
     config.protoc_executable(protoc);
-    tonic_prost_build::configure()
+    let mut builder = tonic_prost_build::configure();
+    // The report's messages double as the agent's JSON report format (field names as in the
+    // .proto, enums as numbers, absent fields defaulted).
+    for message in SERDE_MESSAGES {
+        builder = builder.type_attribute(
+            format!(".sme.report.v1.{message}"),
+            "#[derive(serde::Serialize, serde::Deserialize)] #[serde(default, deny_unknown_fields)]",
+        );
+    }
+    builder
+        .field_attribute(".sme.report.v1.Report.generated_at", "#[serde(skip)]")
         .build_client(true)
         .build_server(true)
         .out_dir(&tmp)

@@ -1,0 +1,258 @@
+//! Sending one report and explaining the answer to a person: `sme-agent send FILE`.
+//!
+//! The report file is JSON with the field names of `sme.report.v1.Report` (enums as numbers,
+//! money in fen). Envelope fields the agent knows (`report_id`, `platform_id`, `form_version`,
+//! `agent_version`, `generated_at`) are filled in when absent.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient, Outcome, Receipt};
+use tonic::Code;
+
+use crate::connect::{self, ConnectError, HubAddress};
+use crate::identity::Identity;
+
+/// Errors reading a report file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFileError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}, column {column}: {message}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+/// What became of one submission.
+#[derive(Debug)]
+pub enum SubmitOutcome {
+    /// Stored by the hub.
+    Accepted(Receipt),
+    /// Refused for a reason that resending unchanged will not fix.
+    Rejected {
+        code: Code,
+        message: String,
+        violations: Vec<v1::FieldViolation>,
+    },
+    /// Not stored for a passing reason (hub down, busy): try again later.
+    Retry {
+        code: Code,
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+impl SubmitOutcome {
+    /// Classifies a gRPC status: which codes are worth retrying unchanged.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        match status.code() {
+            Code::Unavailable
+            | Code::ResourceExhausted
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::Internal => SubmitOutcome::Retry {
+                code: status.code(),
+                message: status.message().to_owned(),
+                retry_after: sme_proto::status::retry_after(status),
+            },
+            code => SubmitOutcome::Rejected {
+                code,
+                message: status.message().to_owned(),
+                violations: sme_proto::status::violations(status),
+            },
+        }
+    }
+
+    /// A readable account for the operator.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        match self {
+            SubmitOutcome::Accepted(r) => {
+                let when = r
+                    .received_at
+                    .as_ref()
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.seconds).ok())
+                    .map(|t| {
+                        t.to_offset(time::macros::offset!(+8))
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    })
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "accepted (已接收): report {} of platform {}, period {}, revision {}, received {when}{}",
+                    r.report_id,
+                    r.platform_id,
+                    r.period,
+                    r.revision,
+                    if r.replay { " (already received earlier)" } else { "" }
+                );
+                if r.outcome != Outcome::Accepted as i32 {
+                    let _ = writeln!(out, "  unexpected outcome {}", r.outcome);
+                }
+                if !r.flags.is_empty() {
+                    let _ = writeln!(out, "flags (提示) — accepted, but please look at:");
+                    out.push_str(&sme_proto::status::describe(&r.flags));
+                }
+            }
+            SubmitOutcome::Rejected {
+                code,
+                message,
+                violations,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "rejected (被拒绝) by the hub ({code:?}): fix the report and send it again"
+                );
+                if violations.is_empty() {
+                    let _ = writeln!(out, "  {message}");
+                } else {
+                    out.push_str(&sme_proto::status::describe(violations));
+                }
+            }
+            SubmitOutcome::Retry {
+                code,
+                message,
+                retry_after,
+            } => {
+                let _ = writeln!(out, "not delivered ({code:?}): {message}");
+                if let Some(d) = retry_after {
+                    let _ = writeln!(out, "  the hub asks to retry after {} s", d.as_secs());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Reads a JSON report file and fills the envelope fields the agent knows.
+pub fn load_report_file(
+    path: &Path,
+    identity: Option<&Identity>,
+) -> Result<v1::Report, ReportFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportFileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut report: v1::Report =
+        serde_json::from_str(&text).map_err(|e| ReportFileError::Json {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    fill_envelope(&mut report, identity);
+    Ok(report)
+}
+
+/// Fills `report_id`, `platform_id`, `form_version`, `agent_version` and `generated_at` when
+/// they are empty.
+pub fn fill_envelope(report: &mut v1::Report, identity: Option<&Identity>) {
+    if report.report_id.is_empty() {
+        report.report_id = uuid::Uuid::new_v4().to_string();
+    }
+    if report.platform_id.is_empty() {
+        if let Some(id) = identity {
+            report.platform_id = id.info.platform_id.clone();
+        }
+    }
+    if report.form_version.is_empty() {
+        report.form_version = sme_proto::rules::FORM_VERSIONS[0].to_owned();
+    }
+    if report.agent_version.is_empty() {
+        report.agent_version = concat!("sme-agent/", env!("CARGO_PKG_VERSION")).to_owned();
+    }
+    if report.generated_at.is_none() {
+        let now = time::OffsetDateTime::now_utc();
+        report.generated_at = Some(prost_types::Timestamp {
+            seconds: now.unix_timestamp(),
+            nanos: 0,
+        });
+    }
+}
+
+/// Sends one report with `SubmitReport`.
+pub async fn submit_once(
+    identity: &Identity,
+    hub_url: &str,
+    report: v1::Report,
+) -> Result<SubmitOutcome, ConnectError> {
+    let address = HubAddress::parse(hub_url)?;
+    let channel = connect::channel(&address, &identity.trust())?;
+    let mut client = ReportingServiceClient::new(channel);
+    Ok(
+        match client
+            .submit_report(v1::SubmitReportRequest {
+                report: Some(report),
+            })
+            .await
+        {
+            Ok(resp) => match resp.into_inner().receipt {
+                Some(r) => SubmitOutcome::Accepted(r),
+                None => SubmitOutcome::Retry {
+                    code: Code::Internal,
+                    message: "the hub answered without a receipt".into(),
+                    retry_after: None,
+                },
+            },
+            Err(status) => SubmitOutcome::from_status(&status),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_name_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(
+            &path,
+            "{\n  \"period\": \"2026-M05\",\n  \"revison\": 1\n}\n",
+        )
+        .unwrap();
+        let err = load_report_file(&path, None).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("revison"), "{err}");
+    }
+
+    #[test]
+    fn envelope_is_filled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        std::fs::write(
+            &path,
+            r#"{"period": "2026-M05", "volumes": [{"function": 3, "services": 4}]}"#,
+        )
+        .unwrap();
+        let report = load_report_file(&path, None).unwrap();
+        assert!(uuid::Uuid::parse_str(&report.report_id).is_ok());
+        assert_eq!(report.volumes[0].services, 4);
+        assert_eq!(report.form_version, sme_proto::rules::FORM_VERSIONS[0]);
+    }
+
+    #[test]
+    fn retryable_codes_are_told_apart() {
+        let s = tonic::Status::unavailable("down");
+        assert!(matches!(
+            SubmitOutcome::from_status(&s),
+            SubmitOutcome::Retry { .. }
+        ));
+        let s = tonic::Status::invalid_argument("bad");
+        assert!(matches!(
+            SubmitOutcome::from_status(&s),
+            SubmitOutcome::Rejected { .. }
+        ));
+    }
+}

@@ -1,0 +1,229 @@
+//! Starting and stopping the hub: ClickHouse (embedded or configured), the CA, the TLS listener
+//! and the gRPC services.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sme_proto::v1::enrollment_service_server::EnrollmentServiceServer;
+use sme_proto::v1::reporting_service_server::ReportingServiceServer;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::config::HubConfig;
+use crate::pki::CertificateAuthority;
+use crate::service::{Hub, ServiceSettings};
+use crate::store::{embedded::EmbeddedClickHouse, ClickHouseConfig, Store};
+
+/// A TLS handshake that takes longer than this is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Errors starting the hub.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A running hub. Dropping it does not stop it; call [`RunningHub::shutdown`].
+pub struct RunningHub {
+    /// Where the gRPC listener is bound (useful with port 0).
+    pub grpc_addr: SocketAddr,
+    /// The store the hub writes to.
+    pub store: Store,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), ServeError>>,
+    embedded: Option<EmbeddedClickHouse>,
+}
+
+impl RunningHub {
+    /// Stops accepting, lets calls in flight finish, then stops the embedded ClickHouse.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let RunningHub {
+            store,
+            shutdown,
+            task,
+            embedded,
+            ..
+        } = self;
+        if let Some(tx) = shutdown {
+            let _ = tx.send(());
+        }
+        let result = match task.await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "gRPC server task panicked");
+                Ok(())
+            }
+        };
+        // Idle keep-alive connections would make ClickHouse wait for them before it stops.
+        drop(store);
+        if let Some(ch) = embedded {
+            ch.stop().await;
+        }
+        result
+    }
+
+    /// Runs until `signal` completes, then shuts down.
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        signal.await;
+        tracing::info!("shutting down");
+        self.shutdown().await
+    }
+}
+
+/// Loads the CA, creating one on first start so a fresh install works out of the box.
+pub fn load_or_init_ca(cfg: &HubConfig) -> Result<CertificateAuthority, ServeError> {
+    let dir = cfg.ca_dir();
+    match CertificateAuthority::load(&dir) {
+        Ok(ca) => Ok(ca),
+        Err(crate::pki::PkiError::NoCa { .. }) => {
+            tracing::info!(dir = %dir.display(), "no CA yet: creating one");
+            Ok(CertificateAuthority::init(
+                &dir,
+                &cfg.pki.server_names,
+                false,
+            )?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Starts the hub described by `cfg`.
+pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
+    let ca = load_or_init_ca(cfg)?;
+    let (embedded, url) = if cfg.clickhouse.url.is_empty() {
+        let dir = cfg.data_dir.join("clickhouse");
+        let ch = EmbeddedClickHouse::start(&dir).await?;
+        let url = ch.http_url();
+        tracing::info!(%url, dir = %dir.display(), "started embedded ClickHouse");
+        (Some(ch), url)
+    } else {
+        (None, cfg.clickhouse.url.clone())
+    };
+    let store = Store::connect(&ClickHouseConfig {
+        url,
+        database: cfg.clickhouse.database.clone(),
+        user: cfg.clickhouse.user.clone(),
+        password: cfg.clickhouse.password.clone(),
+    })
+    .await?;
+
+    let tls = crate::tls::server_config(&ca)?;
+    let settings = ServiceSettings {
+        calendar: cfg.calendar.clone(),
+        max_report_bytes: cfg.limits.max_report_bytes,
+        client_cert_validity: time::Duration::days(cfg.pki.client_cert_days.into()),
+        instance: format!("{}:{}", hostname(), std::process::id()),
+    };
+    let hub = Hub::new(store.clone(), ca, settings)?;
+
+    let listener = TcpListener::bind(cfg.grpc.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: cfg.grpc.listen,
+            source,
+        })?;
+    let grpc_addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: cfg.grpc.listen,
+        source,
+    })?;
+    let incoming = accept_tls(listener, TlsAcceptor::from(tls));
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ReportingServiceServer<Hub>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(sme_proto::v1::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the checked-in descriptor set is valid");
+
+    // Reports a little over the limit still decode, so rule E013 can name the limit.
+    let decode_limit = cfg.limits.max_report_bytes.saturating_mul(2);
+    let router = tonic::transport::Server::builder()
+        .add_service(
+            ReportingServiceServer::new(hub.clone()).max_decoding_message_size(decode_limit),
+        )
+        .add_service(EnrollmentServiceServer::new(hub))
+        .add_service(health_service)
+        .add_service(reflection);
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+            .map_err(ServeError::from)
+    });
+    tracing::info!(%grpc_addr, "hub listening (gRPC over TLS 1.3)");
+    Ok(RunningHub {
+        grpc_addr,
+        store,
+        shutdown: Some(shutdown_tx),
+        task,
+        embedded,
+    })
+}
+
+/// Accepts TCP connections and completes TLS handshakes off the accept loop, so one slow or
+/// hostile client cannot stall the others.
+fn accept_tls(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(128);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, addr) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let handshake_tx = tx.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = handshake_tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                }
+            });
+            if tx.is_closed() {
+                break;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "hub".into())
+}

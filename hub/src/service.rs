@@ -1,0 +1,599 @@
+//! The gRPC services: `ReportingService` (submit, sync, heartbeat) and `EnrollmentService`.
+//!
+//! A submission goes: authenticate the certificate → platform id must be the certificate's →
+//! replay check by `report_id` → validation rules → one accepted revision per
+//! (platform, period, revision) → store in ClickHouse → receipt. The receipt is sent only after
+//! ClickHouse has the rows. Every outcome is written to the audit table.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use prost::Message;
+use sme_proto::rules::{self, CheckContext};
+use sme_proto::v1::{
+    self, enrollment_service_server::EnrollmentService, reporting_service_server::ReportingService,
+    FieldViolation, Outcome, Receipt,
+};
+use time::OffsetDateTime;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Code, Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+use crate::pki::CertificateAuthority;
+use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError, StoredReceipt};
+use crate::tls::{AuthError, Authenticator, PlatformIdentity};
+
+/// How long an agent should wait before retrying when the store is unavailable.
+const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
+/// Reports of one `SyncReports` stream processed at the same time.
+const SYNC_CONCURRENCY: usize = 16;
+
+/// Settings the services need beyond the store and the CA.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    pub calendar: sme_proto::period::Calendar,
+    pub max_report_bytes: usize,
+    pub client_cert_validity: time::Duration,
+    /// Name of this hub process in the audit trail.
+    pub instance: String,
+}
+
+/// A report the hub did not store, and why.
+#[derive(Debug, Clone)]
+enum Refusal {
+    Unauthenticated(String),
+    PermissionDenied(Vec<FieldViolation>),
+    Rejected {
+        code: Code,
+        violations: Vec<FieldViolation>,
+    },
+    AlreadyExists(String),
+    Unavailable(String),
+}
+
+impl Refusal {
+    fn status(&self) -> Status {
+        match self {
+            Refusal::Unauthenticated(msg) => Status::unauthenticated(msg.clone()),
+            Refusal::PermissionDenied(v) => sme_proto::status::rejection(Code::PermissionDenied, v),
+            Refusal::Rejected { code, violations } => {
+                sme_proto::status::rejection(*code, violations)
+            }
+            Refusal::AlreadyExists(msg) => Status::already_exists(msg.clone()),
+            Refusal::Unavailable(msg) => sme_proto::status::with_retry_after(
+                Code::Unavailable,
+                msg.clone(),
+                RETRY_AFTER_UNAVAILABLE,
+            ),
+        }
+    }
+
+    fn audit_outcome(&self) -> AuditOutcome {
+        match self {
+            Refusal::Unauthenticated(_) => AuditOutcome::Unauthenticated,
+            Refusal::PermissionDenied(_) => AuditOutcome::PermissionDenied,
+            Refusal::Rejected { .. } | Refusal::AlreadyExists(_) => AuditOutcome::Rejected,
+            Refusal::Unavailable(_) => AuditOutcome::Deferred,
+        }
+    }
+
+    fn rule_ids(&self) -> Vec<String> {
+        match self {
+            Refusal::PermissionDenied(v) | Refusal::Rejected { violations: v, .. } => {
+                v.iter().map(|v| v.rule_id.clone()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The same refusal as a streamed receipt.
+    fn receipt(&self, report: Option<&v1::Report>) -> Receipt {
+        let status = self.status();
+        let mut receipt = receipt_header(report);
+        receipt.status_code = status.code() as i32;
+        match self {
+            Refusal::Unavailable(_) => {
+                receipt.outcome = Outcome::Deferred as i32;
+                receipt.retry_after = prost_types::Duration::try_from(RETRY_AFTER_UNAVAILABLE).ok();
+            }
+            Refusal::PermissionDenied(v) | Refusal::Rejected { violations: v, .. } => {
+                receipt.outcome = Outcome::Rejected as i32;
+                receipt.violations = v.clone();
+            }
+            Refusal::Unauthenticated(msg) | Refusal::AlreadyExists(msg) => {
+                receipt.outcome = Outcome::Rejected as i32;
+                receipt.violations = vec![FieldViolation {
+                    field: String::new(),
+                    rule_id: String::new(),
+                    message_zh: msg.clone(),
+                    message_en: msg.clone(),
+                }];
+            }
+        }
+        receipt
+    }
+}
+
+fn receipt_header(report: Option<&v1::Report>) -> Receipt {
+    Receipt {
+        report_id: report.map(|r| r.report_id.clone()).unwrap_or_default(),
+        platform_id: report.map(|r| r.platform_id.clone()).unwrap_or_default(),
+        period: report.map(|r| r.period.clone()).unwrap_or_default(),
+        revision: report.map(|r| r.revision).unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+use sme_proto::period::to_timestamp as timestamp;
+
+// === impl Hub ===
+
+/// State shared by all calls. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+struct HubInner {
+    store: Store,
+    auth: Authenticator,
+    ca: CertificateAuthority,
+    settings: ServiceSettings,
+    /// One lock per report_id being processed, so concurrent copies of a report wait for the
+    /// first and get its receipt instead of racing to insert.
+    inflight: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Hub {
+    pub fn new(
+        store: Store,
+        ca: CertificateAuthority,
+        settings: ServiceSettings,
+    ) -> Result<Self, crate::tls::TlsError> {
+        let auth = Authenticator::new(ca.cert_der())?;
+        Ok(Self {
+            inner: Arc::new(HubInner {
+                store,
+                auth,
+                ca,
+                settings,
+                inflight: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Authenticates the caller of a request.
+    fn identify<T>(&self, req: &Request<T>) -> Result<PlatformIdentity, AuthError> {
+        let certs = req.peer_certs();
+        self.inner
+            .auth
+            .authenticate(certs.as_deref().map(|c| c.as_slice()))
+    }
+
+    /// Processes one report end to end and audits the outcome.
+    async fn submit(
+        &self,
+        identity: Result<PlatformIdentity, AuthError>,
+        peer: String,
+        report: Option<v1::Report>,
+    ) -> Result<Receipt, Refusal> {
+        let received_at = OffsetDateTime::now_utc();
+        let result = self
+            .submit_inner(&identity, report.as_ref(), received_at)
+            .await;
+        let (outcome, status_code, rule_ids) = match &result {
+            Ok((_, true)) => (AuditOutcome::Duplicate, 0, Vec::new()),
+            Ok((r, false)) => (
+                AuditOutcome::Accepted,
+                0,
+                r.flags.iter().map(|f| f.rule_id.clone()).collect(),
+            ),
+            Err(refusal) => (
+                refusal.audit_outcome(),
+                refusal.status().code() as i32,
+                refusal.rule_ids(),
+            ),
+        };
+        let identity = identity.as_ref().ok();
+        let entry = AuditEntry {
+            received_at,
+            platform_id: identity.map(|i| i.platform_id.clone()).unwrap_or_default(),
+            cert_subject: identity.map(|i| i.subject.clone()).unwrap_or_default(),
+            period: report
+                .as_ref()
+                .map(|r| r.period.clone())
+                .unwrap_or_default(),
+            report_id: report
+                .as_ref()
+                .map(|r| r.report_id.clone())
+                .unwrap_or_default(),
+            revision: report.as_ref().map(|r| r.revision).unwrap_or_default(),
+            outcome,
+            status_code,
+            rule_ids,
+            peer,
+            hub_instance: self.inner.settings.instance.clone(),
+        };
+        if let Err(e) = self.inner.store.insert_audit(&[entry]).await {
+            tracing::warn!(error = %e, "could not write audit entry");
+        }
+        result.map(|(receipt, _)| receipt)
+    }
+
+    /// Returns the receipt and whether it is a replay.
+    async fn submit_inner(
+        &self,
+        identity: &Result<PlatformIdentity, AuthError>,
+        report: Option<&v1::Report>,
+        received_at: OffsetDateTime,
+    ) -> Result<(Receipt, bool), Refusal> {
+        let identity = identity
+            .as_ref()
+            .map_err(|e| Refusal::Unauthenticated(e.to_string()))?;
+        let Some(report) = report else {
+            return Err(Refusal::Rejected {
+                code: Code::InvalidArgument,
+                violations: vec![violation(
+                    "report",
+                    "E010",
+                    "请求中缺少报表",
+                    "the request carries no report",
+                )],
+            });
+        };
+        // A malformed id is E001 (INVALID_ARGUMENT, from the rules below); a well-formed id of
+        // another platform is refused outright.
+        if report.platform_id != identity.platform_id
+            && sme_proto::credit_code::validate(&report.platform_id).is_ok()
+        {
+            return Err(Refusal::PermissionDenied(vec![violation(
+                "platform_id",
+                "E002",
+                &format!(
+                    "报表中的平台代码 {} 与客户端证书中的平台 {} 不一致",
+                    report.platform_id, identity.platform_id
+                ),
+                &format!(
+                    "platform id {} differs from the client certificate's platform {}: a platform may only report for itself",
+                    report.platform_id, identity.platform_id
+                ),
+            )]));
+        }
+
+        // Replays first: a report already accepted keeps its receipt even if the rules or the
+        // calendar would judge it differently today.
+        let report_id = Uuid::parse_str(&report.report_id).ok();
+        let _guard = match report_id {
+            Some(id) => Some(self.lock_report(id).await),
+            None => None,
+        };
+        if let Some(id) = report_id {
+            if let Some(stored) = self
+                .inner
+                .store
+                .find_receipt(id)
+                .await
+                .map_err(unavailable)?
+            {
+                if stored.platform_id != identity.platform_id {
+                    return Err(Refusal::PermissionDenied(vec![violation(
+                        "report_id",
+                        "E002",
+                        "该报表编号属于其他平台",
+                        "this report_id belongs to another platform; generate a new UUID",
+                    )]));
+                }
+                return Ok((replay_receipt(stored), true));
+            }
+        }
+
+        let settings = &self.inner.settings;
+        let ctx = CheckContext {
+            now: received_at,
+            calendar: &settings.calendar,
+            certificate_platform_id: Some(&identity.platform_id),
+            encoded_len: report.encoded_len(),
+            max_report_bytes: settings.max_report_bytes,
+            platform_active: None,
+            lock: None,
+            previous_total_services: None,
+        };
+        let verdict = rules::check(report, &ctx);
+        if !verdict.is_accepted() {
+            return Err(Refusal::Rejected {
+                code: verdict.status_code(),
+                violations: verdict.errors,
+            });
+        }
+        let report_id = report_id.expect("rules reject a report_id that is not a UUID");
+
+        if let Some(existing) = self
+            .inner
+            .store
+            .find_revision(&report.platform_id, &report.period, report.revision)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(Refusal::AlreadyExists(format!(
+                "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
+                report.revision,
+                report.period,
+                report.revision + 1
+            )));
+        }
+
+        let accepted = AcceptedReport {
+            report: report.clone(),
+            platform_id: identity.platform_id.clone(),
+            region_code: sme_proto::credit_code::region_code(&identity.platform_id).to_owned(),
+            received_at,
+            flags: verdict.flags.clone(),
+        };
+        self.inner
+            .store
+            .insert_reports(std::slice::from_ref(&accepted))
+            .await
+            .map_err(unavailable)?;
+        let mut receipt = receipt_header(Some(report));
+        receipt.report_id = report_id.to_string();
+        receipt.outcome = Outcome::Accepted as i32;
+        receipt.received_at = Some(timestamp(received_at));
+        receipt.flags = verdict.flags;
+        Ok((receipt, false))
+    }
+
+    async fn lock_report(&self, id: Uuid) -> ReportGuard {
+        let lock = {
+            let mut map = self.inner.inflight.lock().expect("inflight map poisoned");
+            map.entry(id).or_default().clone()
+        };
+        let guard = lock.clone().lock_owned().await;
+        ReportGuard {
+            hub: self.clone(),
+            id,
+            _guard: guard,
+        }
+    }
+}
+
+/// Holds a report_id's lock; forgets the map entry when the last holder leaves.
+struct ReportGuard {
+    hub: Hub,
+    id: Uuid,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for ReportGuard {
+    fn drop(&mut self) {
+        let mut map = self
+            .hub
+            .inner
+            .inflight
+            .lock()
+            .expect("inflight map poisoned");
+        if let Some(lock) = map.get(&self.id) {
+            // Two references: the map's and ours (inside `_guard`'s mutex Arc).
+            if Arc::strong_count(lock) <= 2 {
+                map.remove(&self.id);
+            }
+        }
+    }
+}
+
+fn replay_receipt(stored: StoredReceipt) -> Receipt {
+    Receipt {
+        report_id: stored.report_id.to_string(),
+        platform_id: stored.platform_id,
+        period: stored.period,
+        revision: stored.revision,
+        outcome: Outcome::Accepted as i32,
+        received_at: Some(timestamp(stored.received_at)),
+        flags: stored.flags,
+        violations: Vec::new(),
+        replay: true,
+        retry_after: None,
+        status_code: 0,
+    }
+}
+
+fn unavailable(e: StoreError) -> Refusal {
+    tracing::warn!(error = %e, "store unavailable; asking the agent to retry");
+    Refusal::Unavailable(format!(
+        "the hub cannot store reports right now ({e}); your report was not stored, retry later"
+    ))
+}
+
+fn violation(field: &str, rule_id: &str, zh: &str, en: &str) -> FieldViolation {
+    FieldViolation {
+        field: field.into(),
+        rule_id: rule_id.into(),
+        message_zh: zh.into(),
+        message_en: en.into(),
+    }
+}
+
+fn peer<T>(req: &Request<T>) -> String {
+    req.remote_addr().map(|a| a.to_string()).unwrap_or_default()
+}
+
+// === impl ReportingService ===
+
+#[tonic::async_trait]
+impl ReportingService for Hub {
+    async fn submit_report(
+        &self,
+        request: Request<v1::SubmitReportRequest>,
+    ) -> Result<Response<v1::SubmitReportResponse>, Status> {
+        let identity = self.identify(&request);
+        let peer = peer(&request);
+        let report = request.into_inner().report;
+        match self.submit(identity, peer, report).await {
+            Ok(receipt) => Ok(Response::new(v1::SubmitReportResponse {
+                receipt: Some(receipt),
+            })),
+            Err(refusal) => Err(refusal.status()),
+        }
+    }
+
+    type SyncReportsStream = ReceiverStream<Result<v1::SyncReportsResponse, Status>>;
+
+    async fn sync_reports(
+        &self,
+        request: Request<Streaming<v1::SyncReportsRequest>>,
+    ) -> Result<Response<Self::SyncReportsStream>, Status> {
+        let identity = self.identify(&request);
+        if let Err(e) = &identity {
+            // Refuse the whole stream early; the per-report audit still happens in `submit`
+            // for streams that do authenticate.
+            return Err(Status::unauthenticated(e.to_string()));
+        }
+        let peer = peer(&request);
+        let inbound = request.into_inner();
+        let (tx, rx) = tokio::sync::mpsc::channel(SYNC_CONCURRENCY * 2);
+        let hub = self.clone();
+        tokio::spawn(async move {
+            let mut answers = inbound
+                .map(|item| {
+                    let hub = hub.clone();
+                    let identity = identity.clone();
+                    let peer = peer.clone();
+                    async move {
+                        match item {
+                            Ok(req) => {
+                                let report = req.report;
+                                let receipt = match hub.submit(identity, peer, report.clone()).await
+                                {
+                                    Ok(r) => r,
+                                    Err(refusal) => refusal.receipt(report.as_ref()),
+                                };
+                                Ok(v1::SyncReportsResponse {
+                                    receipt: Some(receipt),
+                                })
+                            }
+                            Err(status) => Err(status),
+                        }
+                    }
+                })
+                .buffer_unordered(SYNC_CONCURRENCY);
+            while let Some(answer) = answers.next().await {
+                let stop = answer.is_err();
+                if tx.send(answer).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
+        let identity = self
+            .identify(&request)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let now = OffsetDateTime::now_utc();
+        let calendar = crate::calendar::platform_calendar(
+            &self.inner.settings.calendar,
+            &self.inner.store,
+            &identity.platform_id,
+            now,
+        )
+        .await
+        .map_err(|e| unavailable(e).status())?;
+        let mut directives = Vec::new();
+        let lifetime_left = identity.not_after - now.unix_timestamp();
+        if lifetime_left < 14 * 86_400 {
+            directives.push(v1::Directive {
+                kind: v1::DirectiveKind::RenewCertificate as i32,
+                period: String::new(),
+                reason: format!(
+                    "client certificate expires in {} days",
+                    lifetime_left.max(0) / 86_400
+                ),
+            });
+        }
+        Ok(Response::new(v1::HeartbeatResponse {
+            server_time: Some(timestamp(now)),
+            calendar,
+            directives,
+        }))
+    }
+}
+
+// === impl EnrollmentService ===
+
+#[tonic::async_trait]
+impl EnrollmentService for Hub {
+    async fn enroll(
+        &self,
+        request: Request<v1::EnrollRequest>,
+    ) -> Result<Response<v1::EnrollResponse>, Status> {
+        let req = request.into_inner();
+        sme_proto::credit_code::validate(&req.platform_id).map_err(|e| {
+            sme_proto::status::rejection(
+                Code::InvalidArgument,
+                &[violation(
+                    "platform_id",
+                    "E001",
+                    &format!(
+                        "平台代码 {} 不是有效的统一社会信用代码: {}",
+                        req.platform_id,
+                        e.message_zh()
+                    ),
+                    &format!(
+                        "platform id {:?} is not a valid unified social credit code: {e}",
+                        req.platform_id
+                    ),
+                )],
+            )
+        })?;
+        let ca = &self.inner.ca;
+        ca.tokens()
+            .consume(&req.token, &req.platform_id)
+            .map_err(|e| Status::permission_denied(e.to_string()))?;
+        let issued = ca
+            .sign_client(
+                &req.csr_pem,
+                &req.platform_id,
+                self.inner.settings.client_cert_validity,
+            )
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        tracing::info!(platform = %req.platform_id, serial = %issued.serial_hex, "platform enrolled");
+        Ok(Response::new(v1::EnrollResponse {
+            certificate_pem: issued.certificate_pem,
+            ca_chain_pem: ca.cert_pem().to_owned(),
+            pseudonym_key: ca.pseudonym_key().to_vec(),
+            pseudonym_key_id: ca.pseudonym_key_id(),
+            not_before: Some(timestamp(issued.not_before)),
+            not_after: Some(timestamp(issued.not_after)),
+        }))
+    }
+
+    async fn renew(
+        &self,
+        request: Request<v1::RenewRequest>,
+    ) -> Result<Response<v1::RenewResponse>, Status> {
+        let identity = self
+            .identify(&request)
+            .map_err(|e| Status::unauthenticated(e.to_string()))?;
+        let req = request.into_inner();
+        let ca = &self.inner.ca;
+        let issued = ca
+            .sign_client(
+                &req.csr_pem,
+                &identity.platform_id,
+                self.inner.settings.client_cert_validity,
+            )
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        tracing::info!(platform = %identity.platform_id, serial = %issued.serial_hex, "certificate renewed");
+        Ok(Response::new(v1::RenewResponse {
+            certificate_pem: issued.certificate_pem,
+            ca_chain_pem: ca.cert_pem().to_owned(),
+            not_before: Some(timestamp(issued.not_before)),
+            not_after: Some(timestamp(issued.not_after)),
+        }))
+    }
+}

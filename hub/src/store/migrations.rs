@@ -1,0 +1,437 @@
+//! Versioned DDL, applied at start-up and recorded in `schema_migrations`.
+//!
+//! Rules for every statement, so that hubs racing on start-up and restarts after a half-applied
+//! migration are harmless:
+//! - idempotent: `CREATE … IF NOT EXISTS` (a concurrent creator's "already exists" counts as
+//!   success), and later `ADD COLUMN IF NOT EXISTS` and the like;
+//! - runs on ClickHouse 18.16 (Debian's, what CI installs) and on current releases: no
+//!   `LowCardinality`, `DateTime64`, `Map`, `JSON`, column comments or server-side parameters;
+//! - `{db}` stands for the escaped database name; nothing else is pasted into SQL.
+//!
+//! Migrations are never edited once released: add a new version instead.
+//!
+//! # Schema
+//!
+//! Accepted reports are spread over three tables that share the key columns `report_id`,
+//! `platform_id`, `region_code` (the platform's 6-digit region at acceptance; province and
+//! prefecture are `MATERIALIZED` beside it), `period`, `period_kind`, `period_start` (first day
+//! of the period in UTC+8) and `revision`:
+//!
+//! - `reports`: one row per accepted revision, every section but volumes and records, plus the
+//!   flags and the exact receipt time so a replayed receipt is identical to the original;
+//! - `service_volume`: one row per report and service function;
+//! - `service_records`: one row per service record (`record_index` is its position in the report).
+//!
+//! All three are `ReplacingMergeTree`s ordered by `(platform_id, period, revision, report_id, …)`,
+//! so a report written twice (a retried batch, two hubs racing) collapses to one row set when
+//! ClickHouse merges. Merges are eventual, so queries never rely on them: the current report of
+//! (platform, period) is `argMin(report_id, `[`CURRENT_REPORT_RANK`]`)` over `reports` (highest
+//! revision, then the earliest receipt) — the `current_reports` view — and rows of that report
+//! are read with `any()` per function/record, or `FINAL`.
+//!
+//! `reports.receipt_rank` (`MATERIALIZED`, larger for earlier receipts) is the version column of
+//! `reports`, so merging keeps the earliest receipt of a report written twice.
+//!
+//! `audit` is a plain `MergeTree`: every submission, accepted or not, is a fact to keep.
+
+use clickhouse::{Client, Row};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::StoreError;
+
+/// One schema version.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Increasing from 1; recorded in `schema_migrations` once applied.
+    pub version: u32,
+    /// What it does, for logs and errors.
+    pub name: &'static str,
+    /// Idempotent statements, run in order; `{db}` is replaced by the escaped database name.
+    pub statements: &'static [&'static str],
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "reports, service volume and service records",
+        statements: &[REPORTS, SERVICE_VOLUME, SERVICE_RECORDS],
+    },
+    Migration {
+        version: 2,
+        name: "audit trail",
+        statements: &[AUDIT],
+    },
+    Migration {
+        version: 3,
+        name: "current_reports view",
+        statements: &[CURRENT_REPORTS],
+    },
+];
+
+const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = MergeTree ORDER BY version";
+
+const REPORTS: &str = "CREATE TABLE IF NOT EXISTS {db}.reports (
+    report_id UUID,
+    platform_id String,
+    region_code String,
+    province_code String MATERIALIZED concat(substring(region_code, 1, 2), '0000'),
+    prefecture_code String MATERIALIZED concat(substring(region_code, 1, 4), '00'),
+    period String,
+    period_kind Enum8('month' = 1, 'quarter' = 2, 'year' = 3),
+    period_start Date,
+    revision UInt32,
+    form_version String,
+    generated_at DateTime,
+    received_at DateTime,
+    received_at_nanos UInt32,
+    agent_version String,
+    has_satisfaction UInt8,
+    satisfaction_very_satisfied UInt64,
+    satisfaction_satisfied UInt64,
+    satisfaction_neutral UInt64,
+    satisfaction_dissatisfied UInt64,
+    satisfaction_very_dissatisfied UInt64,
+    satisfaction_responses UInt64,
+    has_staff UInt8,
+    total_staff UInt32,
+    professional_staff UInt32,
+    professional_with_college_degree UInt32,
+    professional_with_degree_or_mid_title UInt32,
+    senior_title_staff UInt32,
+    staff_trained UInt32,
+    has_finance UInt8,
+    total_revenue_fen Int64,
+    service_revenue_fen Int64,
+    public_funding_fen Int64,
+    total_assets_fen Int64,
+    has_disclosures UInt8,
+    disclosure_content UInt8,
+    disclosure_process UInt8,
+    disclosure_standards UInt8,
+    disclosure_fees UInt8,
+    disclosure_time UInt8,
+    has_capacity UInt8,
+    floor_area_m2 Float64,
+    equipment_count UInt32,
+    equipment_value_fen Int64,
+    shared_equipment_hours UInt64,
+    certifications Array(String),
+    partner_universities UInt32,
+    partner_research_institutes UInt32,
+    partner_associations UInt32,
+    partner_service_agencies UInt32,
+    has_startups UInt8,
+    startups_counselled UInt64,
+    registrations_assisted UInt64,
+    service_record_count UInt32,
+    explanation_rule_ids Array(String),
+    explanation_texts Array(String),
+    flag_rule_ids Array(String),
+    flag_fields Array(String),
+    flag_messages_zh Array(String),
+    flag_messages_en Array(String),
+    receipt_rank UInt32 MATERIALIZED 4294967295 - toUInt32(received_at)
+) ENGINE = ReplacingMergeTree(receipt_rank)
+PARTITION BY toYear(period_start)
+ORDER BY (platform_id, period, revision, report_id)";
+
+const SERVICE_VOLUME: &str = "CREATE TABLE IF NOT EXISTS {db}.service_volume (
+    report_id UUID,
+    platform_id String,
+    region_code String,
+    province_code String MATERIALIZED concat(substring(region_code, 1, 2), '0000'),
+    prefecture_code String MATERIALIZED concat(substring(region_code, 1, 4), '00'),
+    period String,
+    period_kind Enum8('month' = 1, 'quarter' = 2, 'year' = 3),
+    period_start Date,
+    revision UInt32,
+    function UInt8,
+    services UInt64,
+    enterprises_served UInt64,
+    free_services UInt64,
+    revenue_fen Int64,
+    person_times UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYear(period_start)
+ORDER BY (platform_id, period, revision, report_id, function)";
+
+const SERVICE_RECORDS: &str = "CREATE TABLE IF NOT EXISTS {db}.service_records (
+    report_id UUID,
+    platform_id String,
+    region_code String,
+    province_code String MATERIALIZED concat(substring(region_code, 1, 2), '0000'),
+    prefecture_code String MATERIALIZED concat(substring(region_code, 1, 4), '00'),
+    period String,
+    period_kind Enum8('month' = 1, 'quarter' = 2, 'year' = 3),
+    period_start Date,
+    revision UInt32,
+    record_index UInt32,
+    record_id String,
+    date Date,
+    function UInt8,
+    enterprise String,
+    enterprise_size UInt8,
+    industry String,
+    enterprise_region String,
+    enterprise_province_code String MATERIALIZED concat(substring(enterprise_region, 1, 2), '0000'),
+    fee_fen Int64,
+    free UInt8,
+    satisfaction UInt8,
+    person_times UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYear(period_start)
+ORDER BY (platform_id, period, revision, report_id, record_index)";
+
+const AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.audit (
+    received_at DateTime,
+    platform_id String,
+    cert_subject String,
+    period String,
+    report_id String,
+    revision UInt32,
+    outcome Enum8('accepted' = 1, 'rejected' = 2, 'duplicate' = 3, 'deferred' = 4,
+                  'unauthenticated' = 5, 'permission_denied' = 6),
+    status_code Int32,
+    rule_ids Array(String),
+    peer String,
+    hub_instance String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(received_at)
+ORDER BY (platform_id, period, received_at)";
+
+/// The current revision of every (platform, period); see [`CURRENT_REPORT_RANK`].
+const CURRENT_REPORTS: &str = "CREATE VIEW IF NOT EXISTS {db}.current_reports AS
+SELECT platform_id, period, argMin(report_id, rank) AS report_id, max(revision) AS revision
+FROM (
+    SELECT platform_id, period, report_id, revision,
+           (-toInt64(revision), received_at, received_at_nanos, report_id) AS rank
+    FROM {db}.reports
+)
+GROUP BY platform_id, period";
+
+/// Orders the accepted reports of one (platform, period): the current one is the `argMin` —
+/// highest revision, then earliest receipt, then smallest id (two different reports of one
+/// revision can only come from a race; the first received wins, deterministically).
+pub const CURRENT_REPORT_RANK: &str =
+    "(-toInt64(revision), received_at, received_at_nanos, report_id)";
+
+#[derive(Row, Serialize)]
+struct MigrationRow<'a> {
+    version: u32,
+    name: &'a str,
+    #[serde(with = "clickhouse::serde::time::datetime")]
+    applied_at: OffsetDateTime,
+}
+
+/// Creates `database` if missing and applies every migration it lacks, returning the versions
+/// applied by this call (empty when the schema was current).
+///
+/// `client` must not have a default database set (the database may not exist yet).
+/// `cluster` will run the DDL `ON CLUSTER` with `Distributed` tables over the local ones; it is
+/// not supported yet and `Some` is refused before anything is changed.
+pub async fn migrate(
+    client: &Client,
+    database: &str,
+    cluster: Option<&str>,
+) -> Result<Vec<u32>, StoreError> {
+    if let Some(cluster) = cluster {
+        return Err(StoreError::Unsupported(format!(
+            "ClickHouse cluster {cluster:?}: ON CLUSTER migrations and Distributed tables are not \
+             yet supported; leave the cluster setting empty and point [clickhouse] url at a \
+             single server"
+        )));
+    }
+    let db = quote_database(database)?;
+    let setup = |source| StoreError::Migration {
+        version: 0,
+        name: "database and schema_migrations",
+        source: Box::new(source),
+    };
+    // `system` always exists, so the client may name a default database for this statement.
+    execute_ddl(
+        &client.clone().with_database("system"),
+        &format!("CREATE DATABASE IF NOT EXISTS {db}"),
+    )
+    .await
+    .map_err(setup)?;
+    let client = client.clone().with_database(database);
+    execute_ddl(&client, &SCHEMA_MIGRATIONS.replace("{db}", &db))
+        .await
+        .map_err(setup)?;
+
+    let applied = applied_versions(&client).await.map_err(setup)?;
+    if let Some(newest) = applied.iter().max().filter(|&&v| v > latest_version()) {
+        tracing::warn!(
+            database,
+            schema_version = newest,
+            known = latest_version(),
+            "the ClickHouse schema is newer than this hub; a newer hub has run against it"
+        );
+    }
+    let mut newly = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let failed = |source| StoreError::Migration {
+            version: m.version,
+            name: m.name,
+            source: Box::new(source),
+        };
+        for statement in m.statements {
+            execute_ddl(&client, &statement.replace("{db}", &db))
+                .await
+                .map_err(failed)?;
+        }
+        // Another hub may have finished the same migration meanwhile: record it once.
+        if !applied_versions(&client)
+            .await
+            .map_err(failed)?
+            .contains(&m.version)
+        {
+            let mut insert = client
+                .insert::<MigrationRow>("schema_migrations")
+                .await
+                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
+            let row = MigrationRow {
+                version: m.version,
+                name: m.name,
+                applied_at: OffsetDateTime::now_utc(),
+            };
+            insert
+                .write(&row)
+                .await
+                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
+            insert
+                .end()
+                .await
+                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
+        }
+        tracing::info!(
+            database,
+            version = m.version,
+            name = m.name,
+            "applied ClickHouse migration"
+        );
+        newly.push(m.version);
+    }
+    Ok(newly)
+}
+
+/// The newest schema version this hub knows.
+pub fn latest_version() -> u32 {
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreError> {
+    client
+        .query("SELECT DISTINCT version FROM schema_migrations")
+        .fetch_all::<u32>()
+        .await
+        .map_err(|e| StoreError::from_client("read schema_migrations", e))
+}
+
+/// Runs one idempotent DDL statement. A concurrent creator winning the race between the
+/// `IF NOT EXISTS` check and the create ("already exists", codes 57 and 82) is success.
+async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreError> {
+    const ALREADY_EXISTS: &[u32] = &[57, 82];
+    match client.query_raw(sql).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let e = StoreError::from_client(first_line(sql), e);
+            match e.server_code() {
+                Some(code) if ALREADY_EXISTS.contains(&code) => Ok(()),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+fn first_line(sql: &str) -> String {
+    sql.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(" (")
+        .to_owned()
+}
+
+/// The database name as a quoted identifier. Only `[A-Za-z_][A-Za-z0-9_]*` is accepted, so the
+/// name is safe anywhere in SQL and the same on every server.
+pub(crate) fn quote_database(name: &str) -> Result<String, StoreError> {
+    let mut chars = name.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64;
+    if valid {
+        Ok(format!("`{name}`"))
+    } else {
+        Err(StoreError::Config {
+            setting: "clickhouse.database",
+            reason: format!(
+                "{name:?} is not a plain identifier; use letters, digits and _ (not first), at \
+                 most 64 characters, e.g. \"sme\""
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_increase_by_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version as usize, i + 1, "{}", m.name);
+        }
+        assert_eq!(latest_version() as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn statements_are_idempotent_and_portable() {
+        for m in MIGRATIONS {
+            for s in m.statements {
+                assert!(s.contains("IF NOT EXISTS"), "{}: {s}", m.name);
+                assert!(s.contains("{db}."), "{}: tables must be qualified", m.name);
+                for banned in [
+                    "LowCardinality",
+                    "DateTime64",
+                    "Map(",
+                    "JSON",
+                    "COMMENT",
+                    "{name:",
+                ] {
+                    assert!(
+                        !s.contains(banned),
+                        "{}: {banned} does not run on 18.16",
+                        m.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn database_names_are_plain_identifiers() {
+        assert_eq!(quote_database("sme").unwrap(), "`sme`");
+        assert_eq!(quote_database("_t1").unwrap(), "`_t1`");
+        for bad in ["", "1x", "a-b", "a`b", "sme; DROP", &"x".repeat(65)] {
+            let err = quote_database(bad).unwrap_err();
+            assert!(err.to_string().contains("clickhouse.database"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn cluster_is_refused_before_touching_anything() {
+        // Nothing listens on port 9: the refusal must come before any request.
+        let client = Client::default().with_url("http://127.0.0.1:9");
+        let err = migrate(&client, "sme", Some("main")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported(_)));
+        assert!(err.to_string().contains("not yet supported"), "{err}");
+    }
+}

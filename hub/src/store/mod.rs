@@ -1,0 +1,381 @@
+//! Where accepted reports and the audit trail live: ClickHouse.
+//!
+//! [`Store`] wraps a `clickhouse::Client` (HTTP, `RowBinary`, validation off so ClickHouse 18.16
+//! works) and knows the schema of [`migrations`]. Writes are batched — one `INSERT` per table
+//! per batch — and return only once ClickHouse has the rows. Reads never rely on background
+//! merges: see [`migrations`] for how duplicates and revisions are resolved at query time.
+//!
+//! [`embedded::EmbeddedClickHouse`] runs a private server when no URL is configured, and in tests.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhouse::{Client, RowOwned, RowRead, RowWrite};
+use sme_proto::v1;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub mod embedded;
+mod error;
+pub mod migrations;
+mod rows;
+
+pub use embedded::{EmbeddedClickHouse, EmbeddedOptions};
+pub use error::{StoreError, SERVER_NOT_FOUND};
+
+/// Where the store connects. Plain data: the hub's TOML config fills it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickHouseConfig {
+    /// HTTP URL, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    /// Database holding the hub's tables; created if missing. Letters, digits and `_`.
+    pub database: String,
+    /// User; empty means ClickHouse's `default`.
+    pub user: String,
+    /// Password; may be empty.
+    pub password: String,
+}
+
+/// Less common connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Cluster for `ON CLUSTER` DDL and `Distributed` tables. Not supported yet: `Some` fails
+    /// [`Store::connect_with`] with [`StoreError::Unsupported`].
+    pub cluster: Option<String>,
+    /// Longest a query or insert may take before it counts as [`StoreError::Unavailable`].
+    pub timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cluster: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A report the hub accepted, ready to store.
+#[derive(Debug, Clone)]
+pub struct AcceptedReport {
+    /// The report as received.
+    pub report: v1::Report,
+    /// The platform, from its certificate.
+    pub platform_id: String,
+    /// The platform's 6-digit region code at acceptance.
+    pub region_code: String,
+    /// When the hub received it; kept to the nanosecond so a replayed receipt is identical.
+    pub received_at: OffsetDateTime,
+    /// Soft-rule flags raised on it.
+    pub flags: Vec<v1::FieldViolation>,
+}
+
+/// What the original receipt of a stored report said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReceipt {
+    /// The report's id.
+    pub report_id: Uuid,
+    /// Its platform.
+    pub platform_id: String,
+    /// Its period.
+    pub period: String,
+    /// Its revision.
+    pub revision: u32,
+    /// When it was first received.
+    pub received_at: OffsetDateTime,
+    /// The flags of the original receipt, in order.
+    pub flags: Vec<v1::FieldViolation>,
+}
+
+/// One submission in the audit trail, whatever happened to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// When the hub received it.
+    pub received_at: OffsetDateTime,
+    /// Platform from the certificate; empty when unauthenticated.
+    pub platform_id: String,
+    /// Subject of the client certificate; empty when there was none.
+    pub cert_subject: String,
+    /// Period as sent (possibly malformed).
+    pub period: String,
+    /// Report id as sent (possibly not a UUID).
+    pub report_id: String,
+    /// Revision as sent.
+    pub revision: u32,
+    /// What the hub did.
+    pub outcome: AuditOutcome,
+    /// gRPC status code of the answer (0 when accepted).
+    pub status_code: i32,
+    /// Rule ids of the violations or flags.
+    pub rule_ids: Vec<String>,
+    /// Remote address of the caller.
+    pub peer: String,
+    /// Which hub instance handled it.
+    pub hub_instance: String,
+}
+
+/// What the hub did with a submission (the audit table's `outcome` enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    /// Stored.
+    Accepted,
+    /// Refused by a hard rule (or a lock, or a revision already taken).
+    Rejected,
+    /// A repeat of a stored report id; the original receipt was returned.
+    Duplicate,
+    /// Not stored because the store was unavailable; the agent retries.
+    Deferred,
+    /// No valid client certificate.
+    Unauthenticated,
+    /// The certificate's platform may not send this report.
+    PermissionDenied,
+}
+
+impl AuditOutcome {
+    /// The value in the `audit.outcome` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Duplicate => "duplicate",
+            Self::Deferred => "deferred",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission_denied",
+        }
+    }
+}
+
+/// One service function's current numbers: `(function, services, enterprises_served,
+/// free_services, revenue_fen, person_times)`.
+pub type VolumeTotal = (u8, u64, u64, u64, i64, u64);
+
+/// The hub's ClickHouse store. Cheap to clone: clones share the HTTP connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    database: String,
+    timeout: Duration,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Connects, creates the database if missing and applies pending migrations.
+    pub async fn connect(cfg: &ClickHouseConfig) -> Result<Store, StoreError> {
+        Self::connect_with(cfg, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit options.
+    pub async fn connect_with(
+        cfg: &ClickHouseConfig,
+        options: &StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let mut client = Client::default().with_url(&cfg.url).with_validation(false);
+        if !cfg.user.is_empty() {
+            client = client.with_user(&cfg.user);
+        }
+        if !cfg.password.is_empty() {
+            client = client.with_password(&cfg.password);
+        }
+        let applied = tokio::time::timeout(
+            options.timeout * 4,
+            migrations::migrate(&client, &cfg.database, options.cluster.as_deref()),
+        )
+        .await
+        .map_err(|_| StoreError::Unavailable {
+            action: format!("migrate database {} at {}", cfg.database, cfg.url),
+            source: clickhouse::error::Error::TimedOut,
+        })??;
+        if !applied.is_empty() {
+            tracing::info!(database = %cfg.database, ?applied, "ClickHouse schema migrated");
+        }
+        Ok(Store {
+            client: client.with_database(&cfg.database),
+            inner: Arc::new(Inner {
+                database: cfg.database.clone(),
+                timeout: options.timeout,
+            }),
+        })
+    }
+
+    /// The client, with the store's database as default, for analytics queries and tests.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The database the store uses.
+    pub fn database(&self) -> &str {
+        &self.inner.database
+    }
+
+    /// The original receipt of `report_id`, if it was accepted. Should it have been written
+    /// twice, the earliest receipt wins.
+    pub async fn find_receipt(&self, report_id: Uuid) -> Result<Option<StoredReceipt>, StoreError> {
+        let query = self
+            .client
+            .query(
+                "SELECT ?fields FROM reports WHERE report_id = toUUID(?) \
+                 ORDER BY received_at, received_at_nanos LIMIT 1",
+            )
+            .bind(report_id.to_string());
+        let row: Option<rows::ReceiptRow> = self.fetch_optional("find_receipt", query).await?;
+        Ok(row.map(rows::ReceiptRow::into_receipt))
+    }
+
+    /// The report already accepted as `revision` of (platform, period), if any (the earliest,
+    /// should two have raced).
+    pub async fn find_revision(
+        &self,
+        platform_id: &str,
+        period: &str,
+        revision: u32,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let query = self
+            .client
+            .query(
+                "SELECT ?fields FROM reports WHERE platform_id = ? AND period = ? AND revision = ? \
+                 ORDER BY received_at, received_at_nanos, report_id LIMIT 1",
+            )
+            .bind(platform_id)
+            .bind(period)
+            .bind(revision);
+        let row: Option<rows::ReportIdRow> = self.fetch_optional("find_revision", query).await?;
+        Ok(row.map(|r| r.report_id))
+    }
+
+    /// Which of `periods` have at least one accepted report of `platform_id`.
+    pub async fn received_periods(
+        &self,
+        platform_id: &str,
+        periods: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        if periods.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let query = self
+            .client
+            .query("SELECT DISTINCT period FROM reports WHERE platform_id = ? AND has(?, period)")
+            .bind(platform_id)
+            .bind(periods);
+        let found: Vec<String> = self.fetch_all("received_periods", query).await?;
+        Ok(found.into_iter().collect())
+    }
+
+    /// Stores a batch of accepted reports: one `INSERT` per table, returning once ClickHouse
+    /// has every row. Nothing is written if a report cannot be converted. Child tables are
+    /// written before `reports`, so a failure part-way leaves no report that looks complete;
+    /// retrying the whole batch is safe (duplicates collapse, see [`migrations`]).
+    pub async fn insert_reports(&self, batch: &[AcceptedReport]) -> Result<(), StoreError> {
+        let rows = rows::batch_rows(batch)?;
+        self.insert_rows::<rows::VolumeRow>("service_volume", &rows.volumes)
+            .await?;
+        self.insert_rows::<rows::RecordRow>("service_records", &rows.records)
+            .await?;
+        self.insert_rows::<rows::ReportRow>("reports", &rows.reports)
+            .await
+    }
+
+    /// Appends entries to the audit trail in one `INSERT`.
+    pub async fn insert_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let rows = rows::audit_rows(entries)?;
+        self.insert_rows::<rows::AuditRow>("audit", &rows).await
+    }
+
+    /// The current numbers of (platform, period) per service function: those of the highest
+    /// accepted revision (earliest receipt on a tie), counted once however often the report was
+    /// written. Does not depend on merges having run.
+    pub async fn volume_totals(
+        &self,
+        platform_id: &str,
+        period: &str,
+    ) -> Result<Vec<VolumeTotal>, StoreError> {
+        let sql = format!(
+            "SELECT function, any(services), any(enterprises_served), any(free_services),
+                    any(revenue_fen), any(person_times)
+             FROM service_volume
+             WHERE platform_id = ? AND period = ? AND report_id IN (
+                 SELECT argMin(report_id, {rank})
+                 FROM reports
+                 WHERE platform_id = ? AND period = ?
+                 GROUP BY platform_id, period)
+             GROUP BY function
+             ORDER BY function",
+            rank = migrations::CURRENT_REPORT_RANK
+        );
+        let query = self
+            .client
+            .query(&sql)
+            .bind(platform_id)
+            .bind(period)
+            .bind(platform_id)
+            .bind(period);
+        self.fetch_all("volume_totals", query).await
+    }
+
+    async fn insert_rows<T>(&self, table: &str, rows: &[T::Value<'_>]) -> Result<(), StoreError>
+    where
+        T: clickhouse::Row + RowWrite,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let action = || {
+            format!(
+                "insert {} rows into {}.{table}",
+                rows.len(),
+                self.inner.database
+            )
+        };
+        let timeout = Some(self.inner.timeout);
+        let mut insert = self
+            .client
+            .insert::<T>(table)
+            .await
+            .map_err(|e| StoreError::from_client(action(), e))?
+            .with_timeouts(timeout, timeout);
+        for row in rows {
+            insert
+                .write(row)
+                .await
+                .map_err(|e| StoreError::from_client(action(), e))?;
+        }
+        insert
+            .end()
+            .await
+            .map_err(|e| StoreError::from_client(action(), e))
+    }
+
+    async fn fetch_all<T: RowOwned + RowRead>(
+        &self,
+        action: &str,
+        query: clickhouse::query::Query,
+    ) -> Result<Vec<T>, StoreError> {
+        match tokio::time::timeout(self.inner.timeout, query.fetch_all::<T>()).await {
+            Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
+            Err(_) => Err(StoreError::from_client(
+                action,
+                clickhouse::error::Error::TimedOut,
+            )),
+        }
+    }
+
+    async fn fetch_optional<T: RowOwned + RowRead>(
+        &self,
+        action: &str,
+        query: clickhouse::query::Query,
+    ) -> Result<Option<T>, StoreError> {
+        match tokio::time::timeout(self.inner.timeout, query.fetch_optional::<T>()).await {
+            Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
+            Err(_) => Err(StoreError::from_client(
+                action,
+                clickhouse::error::Error::TimedOut,
+            )),
+        }
+    }
+}

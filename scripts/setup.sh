@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what building, testing and running SME Platform Reporting needs on a fresh Debian or
+# Ubuntu machine, skipping what is already there. Sourced by demo.sh and test.sh.
+set -euo pipefail
+
+root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_packages=()
+command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || apt_packages+=(clickhouse-server clickhouse-client)
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
+command -v cc >/dev/null 2>&1 || apt_packages+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  echo "== installing with apt: ${apt_packages[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo not found: install Rust (https://rustup.rs, or apt-get install cargo) and run again" >&2
+  exit 1
+fi
+
+# JavaScript tooling (buf lint) from the npm registry, pinned by package-lock.json.
+if [ ! -x "$root_dir/node_modules/.bin/buf" ]; then
+  echo "== installing npm packages (package-lock.json)"
+  (cd "$root_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
