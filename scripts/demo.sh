@@ -16,7 +16,7 @@ http="${SME_DEMO_HTTP:-127.0.0.1:8080}"
 
 echo "== building (release)"
 cargo build --release --bins --locked
-bin="$PWD/target/release"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 
 rm -rf "$demo_dir"
 mkdir -p "$demo_dir/hub" "$demo_dir/agents"

@@ -90,6 +90,10 @@ impl TestHub {
             .expect("token issued")
     }
 
+    /// Registers `platform_id` in the hub's platform registry (needed once the registry is
+    /// enforced; until then a no-op).
+    pub async fn register(&self, _platform_id: &str) {}
+
     /// Enrols `platform_id` through the real `Enroll` RPC; returns the agent's data dir.
     pub async fn enroll(&self, platform_id: &str) -> (TempDir, Identity) {
         let data = tempfile::tempdir().expect("temp dir");
@@ -184,6 +188,24 @@ fn client_cert(
     let cert = params.signed_by(&key, issuer).unwrap();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     (vec![cert.der().clone()], key)
+}
+
+/// Path of a workspace binary (`sme-agent`, `sme-hub`) built by `cargo build --workspace --bins`
+/// into the same target directory as the running test.
+pub fn binary(name: &str) -> PathBuf {
+    // target/<profile>/deps/<test-binary>
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = profile_dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
+        path.display()
+    );
+    path
 }
 
 // === assertions ===
