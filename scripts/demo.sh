@@ -34,11 +34,11 @@ echo "== starting the hub (embedded ClickHouse under $demo_dir/hub/clickhouse)"
 hub_pid=$!
 trap 'kill $hub_pid 2>/dev/null || true; wait $hub_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
-  grep -q "hub listening" "$demo_dir/hub.log" && break
+  grep -q "^ClickHouse (HTTP): " "$demo_dir/hub.log" && break
   kill -0 $hub_pid 2>/dev/null || { cat "$demo_dir/hub.log"; echo "the hub did not start" >&2; exit 1; }
   sleep 0.5
 done
-grep -q "hub listening" "$demo_dir/hub.log" || { cat "$demo_dir/hub.log"; echo "the hub did not start in 60 s" >&2; exit 1; }
+grep -q "^ClickHouse (HTTP): " "$demo_dir/hub.log" || { cat "$demo_dir/hub.log"; echo "the hub did not start in 60 s" >&2; exit 1; }
 
 # One platform per region: Beijing Haidian, Shanghai Pudong, Shenzhen, Hangzhou, Chengdu, Wuhan,
 # Xi'an, Urumqi, Kunming, Dalian, Qingdao, Lanzhou (characters 3–8 are the region code).
@@ -81,15 +81,15 @@ for id in "${platforms[@]}"; do
   done
 done
 
-ch_url=$(grep -o 'started embedded ClickHouse.*url=[^ ]*' "$demo_dir/hub.log" | sed 's/.*url=//' | head -1)
+ch_url=$(sed -n 's/^ClickHouse (HTTP): //p' "$demo_dir/hub.log" | head -1)
 cat <<TXT
 
 == done. What to look at:
   hub log:            $demo_dir/hub.log
   gRPC (agents):      https://$grpc   (health: grpc.health.v1, reflection enabled)
   ClickHouse (HTTP):  ${ch_url:-see hub.log}
-  services per function and region, latest revision of each report:
-    echo "SELECT region_code, function, sum(services) FROM sme.service_volume FINAL GROUP BY region_code, function ORDER BY region_code, function FORMAT PrettyCompact" | curl -s '${ch_url:-http://127.0.0.1:8123}/' --data-binary @-
+  services per region and function (current revision of each platform's report, all periods):
+    echo "SELECT region_code, function, sum(services) AS services FROM (SELECT report_id, function, any(region_code) AS region_code, any(services) AS services FROM sme.service_volume WHERE report_id IN (SELECT report_id FROM sme.current_reports) GROUP BY report_id, function) GROUP BY region_code, function ORDER BY region_code, function FORMAT PrettyCompact" | curl -s '${ch_url:-http://127.0.0.1:8123}/' --data-binary @-
   audit trail:
     echo "SELECT received_at, platform_id, period, outcome FROM sme.audit ORDER BY received_at FORMAT PrettyCompact" | curl -s '${ch_url:-http://127.0.0.1:8123}/' --data-binary @-
 TXT

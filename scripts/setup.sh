@@ -14,6 +14,7 @@ command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 command -v cc >/dev/null 2>&1 || apt_packages+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
+command -v curl >/dev/null 2>&1 || apt_packages+=(curl ca-certificates)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "== installing with apt: ${apt_packages[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

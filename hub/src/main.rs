@@ -119,6 +119,7 @@ fn serve(cfg: HubConfig) -> anyhow::Result<()> {
     runtime.block_on(async {
         let hub = sme_hub::server::start(&cfg).await?;
         println!("sme-hub serving gRPC on {}", hub.grpc_addr);
+        println!("ClickHouse (HTTP): {}", hub.clickhouse_url);
         hub.run_until(shutdown_signal()).await?;
         Ok(())
     })

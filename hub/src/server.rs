@@ -45,6 +45,8 @@ pub struct RunningHub {
     pub grpc_addr: SocketAddr,
     /// The store the hub writes to.
     pub store: Store,
+    /// HTTP URL of the ClickHouse server in use (embedded or configured).
+    pub clickhouse_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
     embedded: Option<EmbeddedClickHouse>,
@@ -118,6 +120,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     } else {
         (None, cfg.clickhouse.url.clone())
     };
+    let clickhouse_url = url.clone();
     let store = Store::connect(&ClickHouseConfig {
         url,
         database: cfg.clickhouse.database.clone(),
@@ -178,6 +181,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     Ok(RunningHub {
         grpc_addr,
         store,
+        clickhouse_url,
         shutdown: Some(shutdown_tx),
         task,
         embedded,
