@@ -43,6 +43,12 @@ pub enum AuthError {
     NotTrusted(String),
     #[error("client certificate does not name a platform: {0}")]
     NoPlatform(String),
+    #[error("client certificate {serial} of platform {platform_id} was revoked ({reason}): ask the hub operator for a new enrolment token and run `sme-agent enroll --force`")]
+    Revoked {
+        serial: String,
+        platform_id: String,
+        reason: String,
+    },
 }
 
 /// The identity proven by a client certificate.
@@ -118,6 +124,7 @@ impl ClientCertVerifier for DeferredClientVerifier {
 #[derive(Clone)]
 pub struct Authenticator {
     verifier: Arc<dyn ClientCertVerifier>,
+    revocations: Option<crate::pki::Revocations>,
 }
 
 impl Authenticator {
@@ -130,7 +137,16 @@ impl Authenticator {
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
             .map_err(|e| TlsError::Verifier(e.to_string()))?;
-        Ok(Self { verifier })
+        Ok(Self {
+            verifier,
+            revocations: None,
+        })
+    }
+
+    /// Also refuses certificates revoked in `revocations`.
+    pub fn with_revocations(mut self, revocations: crate::pki::Revocations) -> Self {
+        self.revocations = Some(revocations);
+        self
     }
 
     /// Verifies the chain (signature, CA, validity, client-auth usage) and reads the platform id.
@@ -143,7 +159,19 @@ impl Authenticator {
         self.verifier
             .verify_client_cert(end_entity, intermediates, UnixTime::now())
             .map_err(|e| AuthError::NotTrusted(e.to_string()))?;
-        platform_identity(end_entity)
+        let identity = platform_identity(end_entity)?;
+        if let Some(reason) = self
+            .revocations
+            .as_ref()
+            .and_then(|r| r.reason(&identity.serial_hex))
+        {
+            return Err(AuthError::Revoked {
+                serial: identity.serial_hex,
+                platform_id: identity.platform_id,
+                reason,
+            });
+        }
+        Ok(identity)
     }
 }
 
