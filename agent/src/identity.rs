@@ -75,34 +75,17 @@ impl Identity {
         data_dir.join("identity")
     }
 
-    /// Loads the identity from `data_dir`.
+    /// Loads the identity from `data_dir`, first finishing a certificate swap a crash
+    /// interrupted (see [`commit_pending`]).
     pub fn load(data_dir: &Path) -> Result<Self, IdentityError> {
         let dir = Self::dir(data_dir);
-        let info_path = dir.join("identity.toml");
-        if !info_path.exists() {
+        if let Err(e) = recover_pending(data_dir) {
+            tracing::warn!(error = %e, "could not finish an interrupted certificate renewal");
+        }
+        if !dir.join("identity.toml").exists() {
             return Err(IdentityError::NotEnrolled { dir });
         }
-        let info: IdentityInfo =
-            toml::from_str(&read(&info_path)?).map_err(|e| file_err(&info_path, e))?;
-        let ca_path = dir.join("ca.pem");
-        let ca = CertificateDer::from_pem_file(&ca_path).map_err(|e| file_err(&ca_path, e))?;
-        let cert_path = dir.join("cert.pem");
-        let chain = CertificateDer::pem_file_iter(&cert_path)
-            .map_err(|e| file_err(&cert_path, e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_err(&cert_path, e))?;
-        let key_path = dir.join("key.pem");
-        let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_err(&key_path, e))?;
-        let pk_path = dir.join("pseudonym.key");
-        let pseudonym_key =
-            hex::decode(read(&pk_path)?.trim()).map_err(|e| file_err(&pk_path, e))?;
-        Ok(Self {
-            info,
-            ca,
-            chain,
-            key: Arc::new(key),
-            pseudonym_key,
-        })
+        load_files(&dir, &dir.join("pseudonym.key"))
     }
 
     /// Mutual-TLS trust for talking to the hub.
@@ -112,6 +95,121 @@ impl Identity {
             chain: self.chain.clone(),
             key: self.key.clone(),
         }
+    }
+}
+
+/// Reads an identity from the files in `dir`.
+fn load_files(dir: &Path, pseudonym_key_path: &Path) -> Result<Identity, IdentityError> {
+    let info_path = dir.join("identity.toml");
+    let info: IdentityInfo =
+        toml::from_str(&read(&info_path)?).map_err(|e| file_err(&info_path, e))?;
+    let ca_path = dir.join("ca.pem");
+    let ca = CertificateDer::from_pem_file(&ca_path).map_err(|e| file_err(&ca_path, e))?;
+    let cert_path = dir.join("cert.pem");
+    let chain = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| file_err(&cert_path, e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err(&cert_path, e))?;
+    let key_path = dir.join("key.pem");
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_err(&key_path, e))?;
+    let pseudonym_key = hex::decode(read(pseudonym_key_path)?.trim())
+        .map_err(|e| file_err(pseudonym_key_path, e))?;
+    Ok(Identity {
+        info,
+        ca,
+        chain,
+        key: Arc::new(key),
+        pseudonym_key,
+    })
+}
+
+// === certificate swap ===
+//
+// A renewed key and certificate are written to `identity/pending/` and tried there; only a
+// pair that works replaces the current one. The replacement is journalled: `pending/VERIFIED`
+// is written (and synced) first, then each file is renamed into `identity/`, then the marker
+// and the folder are removed. A crash in between leaves the marker, and the next
+// `Identity::load` finishes the renames (roll forward); a `pending/` without the marker is an
+// untried pair and is discarded. Either way the key and certificate in `identity/` match.
+
+/// Files a renewal replaces, in the order they are moved.
+const SWAPPED: [&str; 4] = ["key.pem", "cert.pem", "ca.pem", "identity.toml"];
+const VERIFIED: &str = "VERIFIED";
+
+/// Where a renewed identity waits until it has been tried.
+pub fn pending_dir(data_dir: &Path) -> PathBuf {
+    Identity::dir(data_dir).join("pending")
+}
+
+/// Writes a renewed key, certificate and CA as the pending identity and loads it for a trial.
+pub fn write_pending(
+    data_dir: &Path,
+    key_pem: &str,
+    cert_pem: &str,
+    ca_pem: &str,
+    info: &IdentityInfo,
+) -> Result<Identity, IdentityError> {
+    let dir = pending_dir(data_dir);
+    discard_pending(data_dir)?;
+    fs::create_dir_all(&dir).map_err(|e| file_err(&dir, e))?;
+    write(&dir.join("key.pem"), key_pem.as_bytes(), 0o600)?;
+    write(&dir.join("cert.pem"), cert_pem.as_bytes(), 0o644)?;
+    write(&dir.join("ca.pem"), ca_pem.as_bytes(), 0o644)?;
+    let body = toml::to_string(info).expect("identity info serialises");
+    write(&dir.join("identity.toml"), body.as_bytes(), 0o644)?;
+    load_files(&dir, &Identity::dir(data_dir).join("pseudonym.key"))
+}
+
+/// Makes the tried pending identity the current one (see the swap notes above).
+pub fn commit_pending(data_dir: &Path) -> Result<(), IdentityError> {
+    let dir = pending_dir(data_dir);
+    write(&dir.join(VERIFIED), b"verified\n", 0o644)?;
+    sync_dir(&dir);
+    roll_forward(data_dir)
+}
+
+/// Removes an untried pending identity, if any.
+pub fn discard_pending(data_dir: &Path) -> Result<(), IdentityError> {
+    let dir = pending_dir(data_dir);
+    match fs::remove_dir_all(&dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(file_err(&dir, e)),
+    }
+}
+
+/// Finishes an interrupted swap, or discards an untried pending identity.
+fn recover_pending(data_dir: &Path) -> Result<(), IdentityError> {
+    let dir = pending_dir(data_dir);
+    if !dir.exists() {
+        return Ok(());
+    }
+    if dir.join(VERIFIED).exists() {
+        tracing::info!("finishing a certificate renewal that was interrupted");
+        roll_forward(data_dir)
+    } else {
+        discard_pending(data_dir)
+    }
+}
+
+fn roll_forward(data_dir: &Path) -> Result<(), IdentityError> {
+    let dir = pending_dir(data_dir);
+    let main = Identity::dir(data_dir);
+    for name in SWAPPED {
+        let from = dir.join(name);
+        if from.exists() {
+            fs::rename(&from, main.join(name)).map_err(|e| file_err(&from, e))?;
+        }
+    }
+    sync_dir(&main);
+    discard_pending(data_dir)?;
+    sync_dir(&main);
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = fs::File::open(dir) {
+        let _ = f.sync_all();
     }
 }
 
@@ -261,6 +359,96 @@ mod tests {
             token_ca_fingerprint(&format!("SME2.{}.{pin}", "0".repeat(48))),
             Err(IdentityError::BadToken)
         ));
+    }
+
+    /// A self-signed key and certificate pair, PEM.
+    fn pair(cn: &str) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, cn);
+        params.distinguished_name = dn;
+        let cert = params.self_signed(&key).unwrap();
+        (key.serialize_pem(), cert.pem())
+    }
+
+    fn info(not_after: i64) -> IdentityInfo {
+        IdentityInfo {
+            platform_id: "91110108MA01C0DE8X".into(),
+            hub_url: "https://127.0.0.1:7443".into(),
+            pseudonym_key_id: "k1".into(),
+            not_before: 0,
+            not_after,
+        }
+    }
+
+    /// An identity directory with an "old" pair; returns the old cert PEM.
+    fn enrolled(data_dir: &Path) -> String {
+        let dir = Identity::dir(data_dir);
+        fs::create_dir_all(&dir).unwrap();
+        let (key, cert) = pair("old");
+        write(&dir.join("key.pem"), key.as_bytes(), 0o600).unwrap();
+        write(&dir.join("cert.pem"), cert.as_bytes(), 0o644).unwrap();
+        write(&dir.join("ca.pem"), cert.as_bytes(), 0o644).unwrap();
+        write(&dir.join("pseudonym.key"), b"00ff", 0o600).unwrap();
+        let body = toml::to_string(&info(1)).unwrap();
+        write(&dir.join("identity.toml"), body.as_bytes(), 0o644).unwrap();
+        cert
+    }
+
+    fn cert_pem(data_dir: &Path) -> String {
+        fs::read_to_string(Identity::dir(data_dir).join("cert.pem")).unwrap()
+    }
+
+    #[test]
+    fn a_tried_pending_identity_replaces_the_current_one() {
+        let d = tempfile::tempdir().unwrap();
+        enrolled(d.path());
+        let (key, cert) = pair("new");
+        let trial = write_pending(d.path(), &key, &cert, &cert, &info(2)).unwrap();
+        assert_eq!(trial.info.not_after, 2);
+        assert_eq!(trial.pseudonym_key, vec![0, 255]);
+        commit_pending(d.path()).unwrap();
+        assert!(!pending_dir(d.path()).exists());
+        assert_eq!(cert_pem(d.path()), cert);
+        assert_eq!(Identity::load(d.path()).unwrap().info.not_after, 2);
+    }
+
+    #[test]
+    fn an_untried_pending_identity_is_discarded_on_load() {
+        let d = tempfile::tempdir().unwrap();
+        let old = enrolled(d.path());
+        let (key, cert) = pair("new");
+        write_pending(d.path(), &key, &cert, &cert, &info(2)).unwrap();
+        // Crash before the trial succeeded.
+        let id = Identity::load(d.path()).unwrap();
+        assert_eq!(id.info.not_after, 1);
+        assert_eq!(cert_pem(d.path()), old);
+        assert!(!pending_dir(d.path()).exists());
+    }
+
+    #[test]
+    fn a_swap_interrupted_half_way_is_finished_on_load() {
+        let d = tempfile::tempdir().unwrap();
+        enrolled(d.path());
+        let (key, cert) = pair("new");
+        write_pending(d.path(), &key, &cert, &cert, &info(2)).unwrap();
+        let pending = pending_dir(d.path());
+        write(&pending.join(VERIFIED), b"verified\n", 0o644).unwrap();
+        // Crash after the key moved but before the certificate did.
+        fs::rename(
+            pending.join("key.pem"),
+            Identity::dir(d.path()).join("key.pem"),
+        )
+        .unwrap();
+        let id = Identity::load(d.path()).unwrap();
+        assert_eq!(id.info.not_after, 2);
+        assert_eq!(cert_pem(d.path()), cert);
+        assert_eq!(
+            fs::read_to_string(Identity::dir(d.path()).join("key.pem")).unwrap(),
+            key
+        );
+        assert!(!pending.exists());
     }
 
     #[test]

@@ -2,10 +2,18 @@
 //! them in SQLite, builds periodic reports and pushes them to the hub over mutual-TLS gRPC.
 #![forbid(unsafe_code)]
 
+pub mod builder;
+pub mod calendar;
+pub mod clock;
 pub mod config;
 pub mod connect;
+pub mod delivery;
 pub mod identity;
 pub mod intake;
+pub mod renew;
+pub mod schedule;
+pub mod service;
+pub mod status;
 pub mod store;
 pub mod submit;
 pub mod template;

@@ -1,13 +1,24 @@
 //! `sme-agent`: the platform-side agent.
+//!
+//! Exit codes: 0 done; 1 the data needs attention (refused file, rejected or blocked report,
+//! `status` with something to fix); 2 error (configuration, store, identity); 3 not delivered
+//! now, retried later.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sme_agent::clock::SystemClock;
 use sme_agent::config::AgentConfig;
 use sme_agent::identity::{self, Identity};
+use sme_agent::intake::{self, ImportError};
+use sme_agent::service::{Agent, Shutdown};
+use sme_agent::store::Store;
 use sme_agent::submit::{self, SubmitOutcome};
+use sme_agent::{status, template};
+use sme_proto::period::Period;
 
 /// SME Platform Reporting agent (中小企业公共服务平台数据直报 采集代理).
 #[derive(Parser)]
@@ -37,6 +48,49 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run as a background service in the foreground (for systemd): watch the inbox, build and
+    /// send reports on schedule, renew the certificate. Stops cleanly on SIGTERM or SIGINT.
+    Run,
+    /// Import files of service records or a profile (CSV, XLSX, JSON) into the local store.
+    /// A file with any problem imports nothing; the problems are listed with line and column.
+    Import {
+        /// Files to import.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write blank import templates (CSV and Excel for service records, CSV for a profile).
+    Template {
+        /// Folder to write them into.
+        dir: PathBuf,
+    },
+    /// Show identity, certificate, queue, last success and error, rejected and blocked reports.
+    Status {
+        /// Machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach an explanation (上报说明) to a period, answering a rule such as W201; the period
+    /// is rebuilt and sent as a new revision at the next run.
+    Explain {
+        /// Period code, e.g. 2026-M05.
+        #[arg(long)]
+        period: String,
+        /// Rule id, e.g. W201.
+        #[arg(long)]
+        rule: String,
+        /// The explanation.
+        #[arg(long)]
+        text: String,
+    },
+    /// Build a period again as a new revision at the next run, even if nothing changed (e.g.
+    /// after the hub answered ALREADY_EXISTS).
+    Rebuild {
+        /// Period code, e.g. 2026-M05.
+        #[arg(long)]
+        period: String,
+    },
+    /// Do one run now (heartbeat, renewal if due, build, send) and print what happened.
+    Sync,
     /// Send one report from a JSON file and print the receipt or the hub's reasons.
     Send {
         /// Report file (JSON, field names as in sme.report.v1.Report).
@@ -69,13 +123,31 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let cfg = AgentConfig::load(cli.config.as_deref())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let default_log = if matches!(cli.command, Command::Run) {
+        "info"
+    } else {
+        "warn"
+    };
+    // `Targets` understands the usual RUST_LOG forms (`info`, `sme_agent=debug,warn`) without
+    // the regex engine of `EnvFilter`, which would add a megabyte to the agent's memory.
+    let filter: tracing_subscriber::filter::Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| default_log.parse().expect("a valid level"));
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(filter)
+            .init();
+    }
+    if !matches!(
+        cli.command,
+        Command::Template { .. } | Command::ExampleReport { .. }
+    ) {
+        refuse_foreign_data_dir(&cfg.data_dir)?;
+    }
     match cli.command {
         Command::Enroll {
             hub,
@@ -83,7 +155,7 @@ fn run() -> anyhow::Result<ExitCode> {
             token,
             force,
         } => {
-            let id = runtime.block_on(identity::enroll(
+            let id = runtime()?.block_on(identity::enroll(
                 &cfg.data_dir,
                 &hub,
                 &platform,
@@ -100,10 +172,62 @@ fn run() -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run => run_service(cfg),
+        Command::Import { files } => import(&cfg, &files),
+        Command::Template { dir } => {
+            for path in template::write_templates(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => {
+            let s = status::collect(&cfg, time::OffsetDateTime::now_utc())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", status::render(&s));
+            }
+            let attention = !s.rejected.is_empty()
+                || !s.blocked.is_empty()
+                || s.identity_error.is_some()
+                || s.certificate.as_ref().is_some_and(|c| c.state == "expired");
+            Ok(if attention {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Explain { period, rule, text } => {
+            let p = parse_period(&period)?;
+            let rule = rule.trim().to_ascii_uppercase();
+            anyhow::ensure!(
+                rule.len() == 4 && rule[1..].bytes().all(|b| b.is_ascii_digit()),
+                "--rule {rule:?}: expected a rule id such as W201"
+            );
+            anyhow::ensure!(!text.trim().is_empty(), "--text must not be empty");
+            let mut store = open_store(&cfg)?;
+            let changed = store.add_explanation(&p, &rule, text.trim())?;
+            if changed {
+                println!(
+                    "explanation for {rule} saved; {p} is rebuilt and sent as a new revision at \
+                     the next run (or now with `sme-agent sync`)"
+                );
+            } else {
+                println!("the same explanation for {rule} was already saved for {p}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rebuild { period } => {
+            let p = parse_period(&period)?;
+            open_store(&cfg)?.force_rebuild(&p)?;
+            println!(
+                "{p} is built as a new revision at the next run (or now with `sme-agent sync`)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync => sync(cfg),
         Command::ExampleReport { period, platform } => {
-            period
-                .parse::<sme_proto::period::Period>()
-                .map_err(|e| anyhow::anyhow!("--period {period:?}: {e}"))?;
+            parse_period(&period)?;
             let platform = match platform {
                 Some(p) => p,
                 None => Identity::load(&cfg.data_dir)
@@ -114,40 +238,214 @@ fn run() -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Send { file, skip_check } => {
-            let identity = Identity::load(&cfg.data_dir)?;
-            let report = submit::load_report_file(&file, Some(&identity))?;
-            if !skip_check {
-                let calendar = sme_proto::period::Calendar::default();
-                let ctx = sme_proto::rules::CheckContext {
-                    now: time::OffsetDateTime::now_utc(),
-                    calendar: &calendar,
-                    certificate_platform_id: Some(&identity.info.platform_id),
-                    encoded_len: prost::Message::encoded_len(&report),
-                    max_report_bytes: usize::MAX,
-                    platform_active: None,
-                    lock: None,
-                    previous_total_services: None,
-                };
-                let verdict = sme_proto::rules::check(&report, &ctx);
-                if !verdict.is_accepted() {
-                    eprintln!("the report breaks these rules; fix them, or pass --skip-check to let the hub judge:");
-                    eprint!("{}", sme_proto::status::describe(&verdict.errors));
-                    return Ok(ExitCode::from(1));
+        Command::Send { file, skip_check } => send(&cfg, &file, skip_check),
+    }
+}
+
+/// The service: a single-threaded runtime (the agent is I/O bound; one thread keeps it small),
+/// stopped by SIGTERM or SIGINT.
+fn run_service(cfg: AgentConfig) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // SQLite work runs on at most one blocking thread, which exits when idle.
+        .max_blocking_threads(1)
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let agent = Agent::open(cfg, Arc::new(SystemClock))?;
+        let (trigger, shutdown) = Shutdown::new();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+            }
+            trigger.trigger();
+            // A second signal while winding down is not special: the grace period bounds it.
+            std::future::pending::<()>().await;
+        });
+        agent.run(shutdown).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync(cfg: AgentConfig) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let mut agent = Agent::open(cfg, Arc::new(SystemClock))?;
+        let r = agent.run_once(true, &Shutdown::never()).await;
+        if let Some(Err(e)) = &r.heartbeat {
+            println!("heartbeat failed: {e}");
+        }
+        if r.renewed {
+            println!("certificate renewed");
+        }
+        for b in &r.built.enqueued {
+            println!(
+                "built {} revision {} (report {}){}",
+                b.period,
+                b.revision,
+                b.report_id,
+                if b.records_omitted {
+                    ", service records left out for size"
+                } else {
+                    ""
+                }
+            );
+        }
+        for (p, errors) in &r.built.blocked {
+            println!("held back {p}: the local check found:");
+            print!("{}", sme_proto::status::describe(errors));
+        }
+        let d = &r.drained;
+        println!(
+            "delivered {}, rejected {}, to retry {}",
+            d.delivered, d.rejected, d.retried
+        );
+        if let Some(e) = d.auth_error.as_ref().or(d.last_failure.as_ref()) {
+            println!("not delivered now: {e}");
+        }
+        Ok(if d.rejected > 0 || !r.built.blocked.is_empty() {
+            ExitCode::from(1)
+        } else if d.retried > 0 {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+fn import(cfg: &AgentConfig, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let identity = Identity::load(&cfg.data_dir)?;
+    let mut store = open_store(cfg)?;
+    let mut code = ExitCode::SUCCESS;
+    for file in files {
+        match intake::import_file(file, &mut store, &identity.pseudonym_key) {
+            Ok(done) => {
+                let s = &done.summary;
+                if s.already_imported {
+                    println!("{}: already imported, nothing changed", file.display());
+                } else {
+                    println!(
+                        "{}: {} rows imported ({} new, {} changed, {} unchanged){}",
+                        file.display(),
+                        s.rows,
+                        s.inserted,
+                        s.updated,
+                        s.unchanged,
+                        if s.dirty_periods.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; periods to rebuild at the next run: {}",
+                                s.dirty_periods.join(", ")
+                            )
+                        }
+                    );
                 }
             }
-            let url = if cfg.hub.url.is_empty() {
-                identity.info.hub_url.clone()
-            } else {
-                cfg.hub.url.clone()
-            };
-            let outcome = runtime.block_on(submit::submit_once(&identity, &url, report))?;
-            print!("{}", outcome.describe());
-            Ok(match outcome {
-                SubmitOutcome::Accepted(_) => ExitCode::SUCCESS,
-                SubmitOutcome::Rejected { .. } => ExitCode::from(1),
-                SubmitOutcome::Retry { .. } => ExitCode::from(3),
-            })
+            Err(ImportError::Intake(e)) => {
+                eprintln!("{e}");
+                code = ExitCode::from(1);
+            }
+            Err(e @ ImportError::Store(_)) => return Err(e.into()),
         }
     }
+    Ok(code)
+}
+
+fn send(cfg: &AgentConfig, file: &Path, skip_check: bool) -> anyhow::Result<ExitCode> {
+    let identity = Identity::load(&cfg.data_dir)?;
+    let report = submit::load_report_file(file, Some(&identity))?;
+    if !skip_check {
+        let calendar = sme_proto::period::Calendar::default();
+        let ctx = sme_proto::rules::CheckContext {
+            now: time::OffsetDateTime::now_utc(),
+            calendar: &calendar,
+            certificate_platform_id: Some(&identity.info.platform_id),
+            encoded_len: prost::Message::encoded_len(&report),
+            max_report_bytes: cfg.delivery.max_report_bytes,
+            platform_active: None,
+            lock: None,
+            previous_total_services: None,
+        };
+        let verdict = sme_proto::rules::check(&report, &ctx);
+        if !verdict.is_accepted() {
+            eprintln!(
+                "the report breaks these rules; fix them, or pass --skip-check to let the hub judge:"
+            );
+            eprint!("{}", sme_proto::status::describe(&verdict.errors));
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let url = if cfg.hub.url.is_empty() {
+        identity.info.hub_url.clone()
+    } else {
+        cfg.hub.url.clone()
+    };
+    let outcome = runtime()?.block_on(submit::submit_once(&identity, &url, report))?;
+    print!("{}", outcome.describe());
+    Ok(match outcome {
+        SubmitOutcome::Accepted(_) => ExitCode::SUCCESS,
+        SubmitOutcome::Rejected { .. } => ExitCode::from(1),
+        SubmitOutcome::Retry { .. } => ExitCode::from(3),
+    })
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn open_store(cfg: &AgentConfig) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating the data directory {}", cfg.data_dir.display()))?;
+    Ok(Store::open(cfg.store_path())?)
+}
+
+fn parse_period(code: &str) -> anyhow::Result<Period> {
+    code.parse::<Period>()
+        .map_err(|e| anyhow::anyhow!("--period {code:?}: {e}"))
+}
+
+/// Root touching a data directory that belongs to the service's user would leave root-owned
+/// files (SQLite's `-wal`/`-shm`, identity files) the service can no longer write.
+fn refuse_foreign_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(data_dir) else {
+        return Ok(());
+    };
+    let Some(euid) = effective_uid() else {
+        return Ok(());
+    };
+    if euid == 0 && meta.uid() != 0 {
+        let owner = user_name(meta.uid()).unwrap_or_else(|| meta.uid().to_string());
+        anyhow::bail!(
+            "{} belongs to user {owner}; run this command as that user so the service can still \
+             write its files: sudo -u {owner} sme-agent …",
+            data_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The effective uid, from /proc (no libc needed).
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        let id: u32 = f.nth(1)?.parse().ok()?;
+        (id == uid).then(|| name.to_owned())
+    })
 }

@@ -41,6 +41,61 @@ pub struct HubConfig {
     pub limits: LimitsConfig,
     /// Reporting calendar (due dates, lock delay), UTC+8.
     pub calendar: sme_proto::period::Calendar,
+    /// Group commit of reports into ClickHouse and the intake bound.
+    pub writer: WriterConfig,
+    /// The platform registry (E004).
+    pub registry: RegistryConfig,
+    /// Reopening locked periods.
+    pub periods: PeriodsConfig,
+    /// The hub's clock. Not read from the file: the system clock, which tests replace with a
+    /// manual one (`sme_hub::clock::Clock::manual`).
+    #[serde(skip)]
+    pub clock: crate::clock::Clock,
+}
+
+/// `[registry]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Refuse reports of platforms not in the registry or not active in the period (E004).
+    /// With `true` and an empty registry every report is refused: import the registry first.
+    pub enforce: bool,
+    /// Seconds each hub process trusts its copy of the registry for platforms found active
+    /// (closures reach every process within this time); 0: ask ClickHouse for every report.
+    pub cache_seconds: u32,
+}
+
+/// `[periods]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PeriodsConfig {
+    /// Days a reopening lasts when `sme-hub period reopen` has no `--until`.
+    pub reopen_days: u32,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            enforce: true,
+            cache_seconds: 60,
+        }
+    }
+}
+
+impl Default for PeriodsConfig {
+    fn default() -> Self {
+        Self { reopen_days: 30 }
+    }
+}
+
+impl RegistryConfig {
+    /// The services' registry settings.
+    pub fn settings(&self) -> crate::registry::RegistrySettings {
+        crate::registry::RegistrySettings {
+            enforce: self.enforce,
+            cache_ttl: std::time::Duration::from_secs(self.cache_seconds.into()),
+        }
+    }
 }
 
 /// `[grpc]`
@@ -72,6 +127,35 @@ pub struct ClickHouseSection {
     pub user: String,
     /// Password (prefer the `SME_HUB_CLICKHOUSE_PASSWORD` environment variable).
     pub password: String,
+    /// Cluster (from the servers' `remote_servers`) to shard the tables over; empty: one
+    /// server. See `store::migrations` and docs/decisions.md "Cluster mode".
+    pub cluster: String,
+    /// HTTP URLs of every node of `cluster`. Without `distributed_ddl` the hub applies each
+    /// migration on each of them.
+    pub cluster_nodes: Vec<String>,
+    /// Run migrations `ON CLUSTER` through `url` (needs ZooKeeper or ClickHouse Keeper).
+    pub distributed_ddl: bool,
+    /// `Replicated*MergeTree` local tables (needs ZooKeeper or Keeper and the `{shard}` and
+    /// `{replica}` macros on every node).
+    pub replicated: bool,
+}
+
+/// `[writer]`: group commit (see `writer.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Most reports in one ClickHouse insert.
+    pub max_batch_reports: usize,
+    /// Most encoded report bytes in one insert.
+    pub max_batch_bytes: usize,
+    /// Longest a report waits for companions before its batch is flushed, milliseconds.
+    pub max_delay_ms: u64,
+    /// Most reports the hub holds at once; beyond, RESOURCE_EXHAUSTED with a retry hint.
+    pub queue_capacity: usize,
+    /// Most encoded report bytes the hub holds at once; beyond, RESOURCE_EXHAUSTED.
+    pub queue_bytes: usize,
+    /// Batches stored at the same time (1 keeps inserts strictly in order).
+    pub flushes_in_flight: usize,
 }
 
 /// `[pki]`
@@ -106,6 +190,10 @@ impl Default for HubConfig {
             pki: PkiConfig::default(),
             limits: LimitsConfig::default(),
             calendar: Default::default(),
+            writer: WriterConfig::default(),
+            registry: RegistryConfig::default(),
+            periods: PeriodsConfig::default(),
+            clock: crate::clock::Clock::system(),
         }
     }
 }
@@ -133,6 +221,38 @@ impl Default for ClickHouseSection {
             database: "sme".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: String::new(),
+            cluster_nodes: Vec::new(),
+            distributed_ddl: false,
+            replicated: false,
+        }
+    }
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        let d = crate::writer::WriterSettings::default();
+        Self {
+            max_batch_reports: d.max_batch_reports,
+            max_batch_bytes: d.max_batch_bytes,
+            max_delay_ms: d.max_delay.as_millis() as u64,
+            queue_capacity: d.queue_capacity,
+            queue_bytes: d.queue_bytes,
+            flushes_in_flight: d.flushes_in_flight,
+        }
+    }
+}
+
+impl WriterConfig {
+    /// The writer's settings.
+    pub fn settings(&self) -> crate::writer::WriterSettings {
+        crate::writer::WriterSettings {
+            max_batch_reports: self.max_batch_reports,
+            max_batch_bytes: self.max_batch_bytes,
+            max_delay: std::time::Duration::from_millis(self.max_delay_ms),
+            queue_capacity: self.queue_capacity,
+            queue_bytes: self.queue_bytes,
+            flushes_in_flight: self.flushes_in_flight,
         }
     }
 }
@@ -258,7 +378,125 @@ impl HubConfig {
         if self.limits.max_report_bytes < 1024 {
             return invalid("limits.max_report_bytes", "must be at least 1024");
         }
+        self.validate_writer()?;
+        self.validate_cluster()?;
+        if self.registry.cache_seconds > 3600 {
+            return invalid(
+                "registry.cache_seconds",
+                "must be at most 3600 (a closed platform would report for that long)",
+            );
+        }
+        if !(1..=3660).contains(&self.periods.reopen_days) {
+            return invalid("periods.reopen_days", "must be between 1 and 3660");
+        }
         Ok(())
+    }
+
+    fn validate_writer(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| Err(ConfigError::Invalid { key, message });
+        let w = &self.writer;
+        if !(1..=100_000).contains(&w.max_batch_reports) {
+            return invalid(
+                "writer.max_batch_reports",
+                "must be between 1 and 100000".into(),
+            );
+        }
+        if w.max_batch_bytes < 1024 {
+            return invalid("writer.max_batch_bytes", "must be at least 1024".into());
+        }
+        if w.max_delay_ms > 10_000 {
+            return invalid(
+                "writer.max_delay_ms",
+                "must be at most 10000 (agents wait this long for a receipt)".into(),
+            );
+        }
+        if !(1..=16).contains(&w.flushes_in_flight) {
+            return invalid(
+                "writer.flushes_in_flight",
+                "must be between 1 and 16".into(),
+            );
+        }
+        if w.queue_capacity == 0 {
+            return invalid("writer.queue_capacity", "must be at least 1".into());
+        }
+        if w.queue_bytes < 2 * self.limits.max_report_bytes {
+            return invalid(
+                "writer.queue_bytes",
+                format!(
+                    "must be at least twice limits.max_report_bytes ({}), or the largest \
+                     allowed report could never be admitted",
+                    2 * self.limits.max_report_bytes
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                message: message.to_owned(),
+            })
+        };
+        let ch = &self.clickhouse;
+        if ch.cluster.is_empty() {
+            if ch.replicated || ch.distributed_ddl || !ch.cluster_nodes.is_empty() {
+                return invalid(
+                    "clickhouse.cluster",
+                    "cluster_nodes, distributed_ddl and replicated need a cluster name",
+                );
+            }
+            return Ok(());
+        }
+        if !ch
+            .cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return invalid(
+                "clickhouse.cluster",
+                "must be a cluster name of letters, digits and _ as in the servers' remote_servers",
+            );
+        }
+        if ch.url.is_empty() {
+            return invalid(
+                "clickhouse.url",
+                "cluster mode needs the URL of a cluster node (or of a load balancer in front of them)",
+            );
+        }
+        if !ch.distributed_ddl && ch.cluster_nodes.is_empty() {
+            return invalid(
+                "clickhouse.cluster_nodes",
+                "list the HTTP URL of every node of the cluster (the hub creates the tables on \
+                 each), or set distributed_ddl = true when ZooKeeper or Keeper runs",
+            );
+        }
+        if ch
+            .cluster_nodes
+            .iter()
+            .any(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return invalid(
+                "clickhouse.cluster_nodes",
+                "every entry must be an HTTP URL like http://10.0.0.2:8123",
+            );
+        }
+        Ok(())
+    }
+
+    /// The store's options: the cluster settings and timeouts.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        let ch = &self.clickhouse;
+        crate::store::StoreOptions {
+            cluster: (!ch.cluster.is_empty()).then(|| crate::store::ClusterOptions {
+                name: ch.cluster.clone(),
+                nodes: ch.cluster_nodes.clone(),
+                distributed_ddl: ch.distributed_ddl,
+                replicated: ch.replicated,
+            }),
+            ..crate::store::StoreOptions::default()
+        }
     }
 
     /// The CA directory.
@@ -303,6 +541,80 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("SME_HUB_GRPC_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn writer_and_cluster_settings_are_checked() {
+        let cfg = HubConfig::from_sources(
+            Some("[writer]\nmax_batch_reports = 500\nmax_delay_ms = 5\n"),
+            None,
+            &no_env,
+        )
+        .unwrap();
+        let w = cfg.writer.settings();
+        assert_eq!(w.max_batch_reports, 500);
+        assert_eq!(w.max_delay, std::time::Duration::from_millis(5));
+        for (text, key) in [
+            ("[writer]\nqueue_capacity = 0\n", "writer.queue_capacity"),
+            ("[writer]\nqueue_bytes = 1000\n", "writer.queue_bytes"),
+            (
+                "[writer]\nmax_batch_reports = 0\n",
+                "writer.max_batch_reports",
+            ),
+            ("[clickhouse]\nreplicated = true\n", "clickhouse.cluster"),
+            (
+                "[clickhouse]\nurl = \"http://a:8123\"\ncluster = \"c\"\n",
+                "clickhouse.cluster_nodes",
+            ),
+            (
+                "[clickhouse]\ncluster = \"c\"\ndistributed_ddl = true\n",
+                "clickhouse.url",
+            ),
+            (
+                "[clickhouse]\nurl = \"http://a:8123\"\ncluster = \"c d\"\n",
+                "clickhouse.cluster",
+            ),
+        ] {
+            let err = HubConfig::from_sources(Some(text), None, &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let cfg = HubConfig::from_sources(
+            Some("[clickhouse]\nurl = \"http://a:8123\"\ncluster = \"c\"\ncluster_nodes = [\"http://a:8123\", \"http://b:8123\"]\n"),
+            None,
+            &no_env,
+        )
+        .unwrap();
+        let cluster = cfg.store_options().cluster.unwrap();
+        assert_eq!(cluster.name, "c");
+        assert_eq!(cluster.nodes.len(), 2);
+    }
+
+    #[test]
+    fn registry_and_periods_settings_are_read_and_checked() {
+        let text = "[registry]\nenforce = false\ncache_seconds = 0\n[periods]\nreopen_days = 7\n";
+        let cfg = HubConfig::from_sources(Some(text), None, &no_env).unwrap();
+        assert!(!cfg.registry.enforce);
+        assert!(cfg.registry.settings().cache_ttl.is_zero());
+        assert_eq!(cfg.periods.reopen_days, 7);
+        assert!(
+            !cfg.clock.is_manual(),
+            "the clock is never read from the file"
+        );
+        for (text, key) in [
+            (
+                "[registry]\ncache_seconds = 7200\n",
+                "registry.cache_seconds",
+            ),
+            ("[periods]\nreopen_days = 0\n", "periods.reopen_days"),
+            ("[registry]\nclock = 1\n", "clock"),
+        ] {
+            let err = HubConfig::from_sources(Some(text), None, &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -3,10 +3,21 @@
 //! planners and coordinators.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod calendar;
+pub mod clock;
+pub mod completeness;
 pub mod config;
+pub mod context;
+pub mod history;
+pub mod http;
+pub mod lookup;
+pub mod periods;
 pub mod pki;
+pub mod registry;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod tables;
 pub mod tls;
+pub mod writer;

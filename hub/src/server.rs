@@ -1,7 +1,14 @@
 //! Starting and stopping the hub: ClickHouse (embedded or configured), the CA, the TLS listener
-//! and the gRPC services.
+//! and the gRPC services, the writer, and the HTTP server (metrics, health).
+//!
+//! Shutdown order ([`RunningHub::shutdown`]): report NOT_SERVING (gRPC health and `/healthz`),
+//! stop accepting gRPC connections and let calls in flight finish (they wait for their batch),
+//! drain the writer (flushes every queued report and audit entry), stop the HTTP server, and
+//! only then stop the embedded ClickHouse.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sme_proto::v1::enrollment_service_server::EnrollmentServiceServer;
@@ -14,9 +21,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::HubConfig;
+use crate::http::{HttpServer, HttpState, Metrics};
+use crate::lookup::Lookups;
 use crate::pki::CertificateAuthority;
-use crate::service::{Hub, ServiceSettings};
+use crate::service::{Hub, Ingest, ServiceSettings};
 use crate::store::{embedded::EmbeddedClickHouse, ClickHouseConfig, Store};
+use crate::writer::{IngestRuntime, Writer, WriterTask};
 
 /// A TLS handshake that takes longer than this is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,31 +47,54 @@ pub enum ServeError {
     },
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("cannot start the ingestion thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// A running hub. Dropping it does not stop it; call [`RunningHub::shutdown`].
 pub struct RunningHub {
     /// Where the gRPC listener is bound (useful with port 0).
     pub grpc_addr: SocketAddr,
+    /// Where the HTTP listener (metrics, health) is bound.
+    pub http_addr: SocketAddr,
+    /// The hub's metrics (also served at `/metrics`).
+    pub metrics: Arc<Metrics>,
     /// The store the hub writes to.
     pub store: Store,
     /// HTTP URL of the ClickHouse server in use (embedded or configured).
     pub clickhouse_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
+    writer: WriterTask,
+    ingest: IngestRuntime,
+    http: HttpServer,
+    serving: Arc<AtomicBool>,
+    health: tonic_health::server::HealthReporter,
     embedded: Option<EmbeddedClickHouse>,
 }
 
 impl RunningHub {
-    /// Stops accepting, lets calls in flight finish, then stops the embedded ClickHouse.
+    /// Stops accepting, lets calls in flight finish, drains the writer, then stops the
+    /// embedded ClickHouse.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let RunningHub {
             store,
             shutdown,
             task,
+            writer,
+            ingest,
+            http,
+            serving,
+            health,
             embedded,
             ..
         } = self;
+        serving.store(false, Ordering::SeqCst);
+        health
+            .set_not_serving::<ReportingServiceServer<Hub>>()
+            .await;
+        // Calls in flight should not wait out the batch delay.
+        writer.hurry();
         if let Some(tx) = shutdown {
             let _ = tx.send(());
         }
@@ -72,6 +105,10 @@ impl RunningHub {
                 Ok(())
             }
         };
+        tracing::info!("gRPC calls finished; draining the writer");
+        writer.drain().await;
+        drop(ingest);
+        http.stop().await;
         // Idle keep-alive connections would make ClickHouse wait for them before it stops.
         drop(store);
         if let Some(ch) = embedded {
@@ -121,13 +158,30 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         (None, cfg.clickhouse.url.clone())
     };
     let clickhouse_url = url.clone();
-    let store = Store::connect(&ClickHouseConfig {
-        url,
-        database: cfg.clickhouse.database.clone(),
-        user: cfg.clickhouse.user.clone(),
-        password: cfg.clickhouse.password.clone(),
-    })
+    let store = Store::connect_with(
+        &ClickHouseConfig {
+            url,
+            database: cfg.clickhouse.database.clone(),
+            user: cfg.clickhouse.user.clone(),
+            password: cfg.clickhouse.password.clone(),
+        },
+        &cfg.store_options(),
+    )
     .await?;
+    crate::registry::prepare(&store, &cfg.registry.settings()).await?;
+    let metrics = Arc::new(Metrics::default());
+    let ingest_runtime = IngestRuntime::start().map_err(ServeError::Thread)?;
+    let (writer, writer_task) = Writer::spawn(
+        &ingest_runtime.handle(),
+        store.clone(),
+        cfg.writer.settings(),
+        metrics.clone(),
+    );
+    let ingest = Ingest {
+        writer,
+        lookups: Lookups::spawn(&ingest_runtime.handle(), store.clone(), metrics.clone()),
+        metrics: metrics.clone(),
+    };
 
     let tls = crate::tls::server_config(&ca)?;
     let settings = ServiceSettings {
@@ -135,8 +189,10 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         max_report_bytes: cfg.limits.max_report_bytes,
         client_cert_validity: time::Duration::days(cfg.pki.client_cert_days.into()),
         instance: format!("{}:{}", hostname(), std::process::id()),
+        clock: cfg.clock.clone(),
+        registry: cfg.registry.settings(),
     };
-    let hub = Hub::new(store.clone(), ca, settings)?;
+    let hub = Hub::new(store.clone(), ca, settings, ingest)?;
 
     let listener = TcpListener::bind(cfg.grpc.listen)
         .await
@@ -156,6 +212,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(sme_proto::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the checked-in descriptor set is valid");
 
@@ -178,8 +235,36 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
             .map_err(ServeError::from)
     });
     tracing::info!(%grpc_addr, "hub listening (gRPC over TLS 1.3)");
+    let serving = Arc::new(AtomicBool::new(true));
+    let http_listener =
+        TcpListener::bind(cfg.http.listen)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: cfg.http.listen,
+                source,
+            })?;
+    let http = HttpServer::spawn(
+        http_listener,
+        crate::http::router(HttpState {
+            store: store.clone(),
+            metrics: metrics.clone(),
+            serving: serving.clone(),
+        }),
+    )
+    .map_err(|source| ServeError::Bind {
+        addr: cfg.http.listen,
+        source,
+    })?;
+    tracing::info!(http_addr = %http.addr, "HTTP listening (/metrics, /healthz)");
     Ok(RunningHub {
         grpc_addr,
+        http_addr: http.addr,
+        metrics,
+        writer: writer_task,
+        ingest: ingest_runtime,
+        http,
+        serving,
+        health: health_reporter,
         store,
         clickhouse_url,
         shutdown: Some(shutdown_tx),
@@ -197,7 +282,13 @@ fn accept_tls(
     let (tx, rx) = tokio::sync::mpsc::channel(128);
     tokio::spawn(async move {
         loop {
-            let (tcp, addr) = match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                // The server stopped: release the port now, not at the next connection attempt
+                // (a restarted hub must be able to bind it again).
+                () = tx.closed() => break,
+            };
+            let (tcp, addr) = match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.

@@ -1,9 +1,15 @@
 //! The gRPC services: `ReportingService` (submit, sync, heartbeat) and `EnrollmentService`.
 //!
 //! A submission goes: authenticate the certificate → platform id must be the certificate's →
-//! replay check by `report_id` → validation rules → one accepted revision per
-//! (platform, period, revision) → store in ClickHouse → receipt. The receipt is sent only after
-//! ClickHouse has the rows. Every outcome is written to the audit table.
+//! admission into the writer's bounded intake (else `RESOURCE_EXHAUSTED`) → replay check by
+//! `report_id` and revision check, both batched ([`crate::lookup`]) → validation rules → one
+//! accepted revision per (platform, period, revision) → group commit ([`crate::writer`]) →
+//! receipt. The receipt is sent only after ClickHouse has the rows. Every outcome is written to
+//! the audit table (through the writer, batched).
+//!
+//! The report's `report_id` lock and its (platform, period, revision) lock are held from before
+//! the lookups until the writer acknowledged the batch, so within one hub process a concurrent
+//! copy or a competing report of the same revision always sees the stored one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,12 +27,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 use uuid::Uuid;
 
+use crate::http::Metrics;
+use crate::lookup::Lookups;
 use crate::pki::CertificateAuthority;
-use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError, StoredReceipt};
+use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, LookupKey, Store, StoredReceipt};
 use crate::tls::{AuthError, Authenticator, PlatformIdentity};
+use crate::writer::{WriteError, Writer};
 
 /// How long an agent should wait before retrying when the store is unavailable.
-const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
+const RETRY_AFTER_UNAVAILABLE: Duration = crate::writer::RETRY_AFTER_UNAVAILABLE;
 /// Reports of one `SyncReports` stream processed at the same time.
 const SYNC_CONCURRENCY: usize = 16;
 
@@ -38,6 +47,10 @@ pub struct ServiceSettings {
     pub client_cert_validity: time::Duration,
     /// Name of this hub process in the audit trail.
     pub instance: String,
+    /// "Now" for receipts, rules and heartbeats (tests use a manual clock).
+    pub clock: crate::clock::Clock,
+    /// Registry checks (E004).
+    pub registry: crate::registry::RegistrySettings,
 }
 
 /// A report the hub did not store, and why.
@@ -51,6 +64,8 @@ enum Refusal {
     },
     AlreadyExists(String),
     Unavailable(String),
+    /// The writer did not store it: intake full, ClickHouse down, shutting down.
+    Write(WriteError),
 }
 
 impl Refusal {
@@ -67,6 +82,19 @@ impl Refusal {
                 msg.clone(),
                 RETRY_AFTER_UNAVAILABLE,
             ),
+            Refusal::Write(e) => {
+                let code = match e {
+                    WriteError::Busy { .. } => Code::ResourceExhausted,
+                    WriteError::Unavailable { .. } | WriteError::ShuttingDown { .. } => {
+                        Code::Unavailable
+                    }
+                    WriteError::Invalid(_) => Code::Internal,
+                };
+                match e.retry_after() {
+                    Some(delay) => sme_proto::status::with_retry_after(code, e.to_string(), delay),
+                    None => Status::new(code, e.to_string()),
+                }
+            }
         }
     }
 
@@ -76,6 +104,8 @@ impl Refusal {
             Refusal::PermissionDenied(_) => AuditOutcome::PermissionDenied,
             Refusal::Rejected { .. } | Refusal::AlreadyExists(_) => AuditOutcome::Rejected,
             Refusal::Unavailable(_) => AuditOutcome::Deferred,
+            Refusal::Write(WriteError::Invalid(_)) => AuditOutcome::Rejected,
+            Refusal::Write(_) => AuditOutcome::Deferred,
         }
     }
 
@@ -88,6 +118,32 @@ impl Refusal {
         }
     }
 
+    /// Counts the refusal in the metrics.
+    fn record(&self, metrics: &Metrics) {
+        let count_rules = |v: &[FieldViolation]| {
+            let rules: std::collections::BTreeSet<&str> =
+                v.iter().map(|v| v.rule_id.as_str()).collect();
+            for rule in rules {
+                metrics.violations.inc(rule);
+            }
+        };
+        match self {
+            Refusal::Unauthenticated(_) => metrics.rejected.inc("unauthenticated"),
+            Refusal::PermissionDenied(v) => {
+                metrics.rejected.inc("permission_denied");
+                count_rules(v);
+            }
+            Refusal::Rejected { violations, .. } => {
+                metrics.rejected.inc("rejected");
+                count_rules(violations);
+            }
+            Refusal::AlreadyExists(_) => metrics.rejected.inc("revision_taken"),
+            Refusal::Unavailable(_) => metrics.deferred.inc("store_unavailable"),
+            Refusal::Write(WriteError::Invalid(_)) => metrics.rejected.inc("unstorable"),
+            Refusal::Write(e) => metrics.deferred.inc(e.metric_reason()),
+        }
+    }
+
     /// The same refusal as a streamed receipt.
     fn receipt(&self, report: Option<&v1::Report>) -> Receipt {
         let status = self.status();
@@ -97,6 +153,21 @@ impl Refusal {
             Refusal::Unavailable(_) => {
                 receipt.outcome = Outcome::Deferred as i32;
                 receipt.retry_after = prost_types::Duration::try_from(RETRY_AFTER_UNAVAILABLE).ok();
+            }
+            Refusal::Write(e) if e.retry_after().is_some() => {
+                receipt.outcome = Outcome::Deferred as i32;
+                receipt.retry_after = e
+                    .retry_after()
+                    .and_then(|d| prost_types::Duration::try_from(d).ok());
+            }
+            Refusal::Write(e) => {
+                receipt.outcome = Outcome::Rejected as i32;
+                receipt.violations = vec![FieldViolation {
+                    field: String::new(),
+                    rule_id: String::new(),
+                    message_zh: e.to_string(),
+                    message_en: e.to_string(),
+                }];
             }
             Refusal::PermissionDenied(v) | Refusal::Rejected { violations: v, .. } => {
                 receipt.outcome = Outcome::Rejected as i32;
@@ -141,9 +212,31 @@ struct HubInner {
     auth: Authenticator,
     ca: CertificateAuthority,
     settings: ServiceSettings,
-    /// One lock per report_id being processed, so concurrent copies of a report wait for the
-    /// first and get its receipt instead of racing to insert.
-    inflight: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    ingest: Ingest,
+    /// Registry, lock and history lookups for the rules (E004, E012, W201).
+    facts: crate::context::FactFinder,
+    /// One lock per report_id, and one per (platform, period, revision), being processed, so
+    /// concurrent copies of a report wait for the first and get its receipt instead of racing
+    /// to insert, and two reports of one revision cannot both be accepted by this process.
+    inflight: Mutex<HashMap<LockKey, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// The ingestion machinery the services hand reports to (see `server.rs`).
+#[derive(Clone)]
+pub struct Ingest {
+    /// Group commit into ClickHouse, with the intake bound.
+    pub writer: Writer,
+    /// Batched replay and revision lookups.
+    pub lookups: Lookups,
+    /// The hub's metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+/// What an in-process lock serialises.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum LockKey {
+    Report(Uuid),
+    Revision(String, String, u32),
 }
 
 impl Hub {
@@ -151,14 +244,22 @@ impl Hub {
         store: Store,
         ca: CertificateAuthority,
         settings: ServiceSettings,
+        ingest: Ingest,
     ) -> Result<Self, crate::tls::TlsError> {
-        let auth = Authenticator::new(ca.cert_der())?;
+        let auth = Authenticator::new(ca.cert_der())?.with_revocations(ca.revocations());
+        let facts = crate::context::FactFinder::new(
+            store.clone(),
+            settings.calendar.clone(),
+            settings.registry.clone(),
+        );
         Ok(Self {
             inner: Arc::new(HubInner {
                 store,
                 auth,
                 ca,
                 settings,
+                ingest,
+                facts,
                 inflight: Mutex::new(HashMap::new()),
             }),
         })
@@ -179,28 +280,12 @@ impl Hub {
         peer: String,
         report: Option<v1::Report>,
     ) -> Result<Receipt, Refusal> {
-        let received_at = OffsetDateTime::now_utc();
-        let result = self
-            .submit_inner(&identity, report.as_ref(), received_at)
-            .await;
-        let (outcome, status_code, rule_ids) = match &result {
-            Ok((_, true)) => (AuditOutcome::Duplicate, 0, Vec::new()),
-            Ok((r, false)) => (
-                AuditOutcome::Accepted,
-                0,
-                r.flags.iter().map(|f| f.rule_id.clone()).collect(),
-            ),
-            Err(refusal) => (
-                refusal.audit_outcome(),
-                refusal.status().code() as i32,
-                refusal.rule_ids(),
-            ),
-        };
-        let identity = identity.as_ref().ok();
-        let entry = AuditEntry {
+        let received_at = self.inner.settings.clock.now();
+        let who = identity.as_ref().ok();
+        let mut audit = Some(AuditEntry {
             received_at,
-            platform_id: identity.map(|i| i.platform_id.clone()).unwrap_or_default(),
-            cert_subject: identity.map(|i| i.subject.clone()).unwrap_or_default(),
+            platform_id: who.map(|i| i.platform_id.clone()).unwrap_or_default(),
+            cert_subject: who.map(|i| i.subject.clone()).unwrap_or_default(),
             period: report
                 .as_ref()
                 .map(|r| r.period.clone())
@@ -210,14 +295,46 @@ impl Hub {
                 .map(|r| r.report_id.clone())
                 .unwrap_or_default(),
             revision: report.as_ref().map(|r| r.revision).unwrap_or_default(),
-            outcome,
-            status_code,
-            rule_ids,
+            outcome: AuditOutcome::Accepted,
+            status_code: 0,
+            rule_ids: Vec::new(),
             peer,
             hub_instance: self.inner.settings.instance.clone(),
-        };
-        if let Err(e) = self.inner.store.insert_audit(&[entry]).await {
-            tracing::warn!(error = %e, "could not write audit entry");
+        });
+        let result = self
+            .submit_inner(&identity, report.as_ref(), received_at, &mut audit)
+            .await;
+        let metrics = &self.inner.ingest.metrics;
+        match &result {
+            Ok((_, true)) => metrics.duplicates.inc(),
+            Ok((r, false)) => {
+                metrics.accepted.inc();
+                for f in &r.flags {
+                    metrics.flags.inc(&f.rule_id);
+                }
+            }
+            Err(refusal) => refusal.record(metrics),
+        }
+        // An accepted report's entry went to the writer with the report.
+        if let Some(mut entry) = audit {
+            let writer = &self.inner.ingest.writer;
+            match &result {
+                Ok(_) => {
+                    entry.outcome = AuditOutcome::Duplicate;
+                    writer.audit(entry).await;
+                }
+                Err(refusal) => {
+                    entry.outcome = refusal.audit_outcome();
+                    entry.status_code = refusal.status().code() as i32;
+                    entry.rule_ids = refusal.rule_ids();
+                    if entry.outcome == AuditOutcome::Deferred {
+                        // Never make a "try later" answer wait for audit room.
+                        writer.try_audit(entry);
+                    } else {
+                        writer.audit(entry).await;
+                    }
+                }
+            }
         }
         result.map(|(receipt, _)| receipt)
     }
@@ -228,6 +345,7 @@ impl Hub {
         identity: &Result<PlatformIdentity, AuthError>,
         report: Option<&v1::Report>,
         received_at: OffsetDateTime,
+        audit: &mut Option<AuditEntry>,
     ) -> Result<(Receipt, bool), Refusal> {
         let identity = identity
             .as_ref()
@@ -262,21 +380,43 @@ impl Hub {
             )]));
         }
 
+        // The intake bound: refuse at once, before any lookup, when the hub holds enough.
+        let encoded_len = report.encoded_len();
+        let admission = self
+            .inner
+            .ingest
+            .writer
+            .admit(encoded_len)
+            .map_err(Refusal::Write)?;
+
         // Replays first: a report already accepted keeps its receipt even if the rules or the
-        // calendar would judge it differently today.
+        // calendar would judge it differently today. Both lookups go in one batched query.
         let report_id = Uuid::parse_str(&report.report_id).ok();
-        let _guard = match report_id {
-            Some(id) => Some(self.lock_report(id).await),
-            None => None,
-        };
+        let mut _guards = Vec::new();
+        let mut found = crate::lookup::Found::default();
         if let Some(id) = report_id {
-            if let Some(stored) = self
+            _guards.push(self.lock(LockKey::Report(id)).await);
+            _guards.push(
+                self.lock(LockKey::Revision(
+                    identity.platform_id.clone(),
+                    report.period.clone(),
+                    report.revision,
+                ))
+                .await,
+            );
+            found = self
                 .inner
-                .store
-                .find_receipt(id)
+                .ingest
+                .lookups
+                .find(LookupKey {
+                    report_id: id,
+                    platform_id: identity.platform_id.clone(),
+                    period: report.period.clone(),
+                    revision: report.revision,
+                })
                 .await
-                .map_err(unavailable)?
-            {
+                .map_err(|e| unavailable(&*e))?;
+            if let Some(stored) = found.receipt.take() {
                 if stored.platform_id != identity.platform_id {
                     return Err(Refusal::PermissionDenied(vec![violation(
                         "report_id",
@@ -290,15 +430,22 @@ impl Hub {
         }
 
         let settings = &self.inner.settings;
+        // E004 (registry), E012 (lock, after reopenings), W201 (previous period): see context.rs.
+        let facts = self
+            .inner
+            .facts
+            .facts(&identity.platform_id, &report.period, received_at)
+            .await
+            .map_err(unavailable)?;
         let ctx = CheckContext {
             now: received_at,
             calendar: &settings.calendar,
             certificate_platform_id: Some(&identity.platform_id),
             encoded_len: report.encoded_len(),
             max_report_bytes: settings.max_report_bytes,
-            platform_active: None,
-            lock: None,
-            previous_total_services: None,
+            platform_active: facts.platform_active,
+            lock: facts.lock,
+            previous_total_services: facts.previous_total_services,
         };
         let verdict = rules::check(report, &ctx);
         if !verdict.is_accepted() {
@@ -309,13 +456,7 @@ impl Hub {
         }
         let report_id = report_id.expect("rules reject a report_id that is not a UUID");
 
-        if let Some(existing) = self
-            .inner
-            .store
-            .find_revision(&report.platform_id, &report.period, report.revision)
-            .await
-            .map_err(unavailable)?
-        {
+        if let Some(existing) = found.revision_taken_by {
             return Err(Refusal::AlreadyExists(format!(
                 "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
                 report.revision,
@@ -327,15 +468,20 @@ impl Hub {
         let accepted = AcceptedReport {
             report: report.clone(),
             platform_id: identity.platform_id.clone(),
-            region_code: sme_proto::credit_code::region_code(&identity.platform_id).to_owned(),
+            region_code: facts.region_code.unwrap_or_else(|| {
+                sme_proto::credit_code::region_code(&identity.platform_id).to_owned()
+            }),
             received_at,
             flags: verdict.flags.clone(),
         };
+        let mut entry = audit.take().expect("the audit entry is taken once");
+        entry.rule_ids = verdict.flags.iter().map(|f| f.rule_id.clone()).collect();
         self.inner
-            .store
-            .insert_reports(std::slice::from_ref(&accepted))
+            .ingest
+            .writer
+            .store(&admission, accepted, entry, encoded_len)
             .await
-            .map_err(unavailable)?;
+            .map_err(Refusal::Write)?;
         let mut receipt = receipt_header(Some(report));
         receipt.report_id = report_id.to_string();
         receipt.outcome = Outcome::Accepted as i32;
@@ -344,24 +490,26 @@ impl Hub {
         Ok((receipt, false))
     }
 
-    async fn lock_report(&self, id: Uuid) -> ReportGuard {
+    /// Takes the in-process lock of `key`. Callers take a report lock before a revision lock,
+    /// and hold at most one of each, so two callers never wait on each other in a cycle.
+    async fn lock(&self, key: LockKey) -> ReportGuard {
         let lock = {
             let mut map = self.inner.inflight.lock().expect("inflight map poisoned");
-            map.entry(id).or_default().clone()
+            map.entry(key.clone()).or_default().clone()
         };
         let guard = lock.clone().lock_owned().await;
         ReportGuard {
             hub: self.clone(),
-            id,
+            id: key,
             _guard: guard,
         }
     }
 }
 
-/// Holds a report_id's lock; forgets the map entry when the last holder leaves.
+/// Holds a report_id's (or revision's) lock; forgets the map entry when the last holder leaves.
 struct ReportGuard {
     hub: Hub,
-    id: Uuid,
+    id: LockKey,
     _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -398,7 +546,7 @@ fn replay_receipt(stored: StoredReceipt) -> Receipt {
     }
 }
 
-fn unavailable(e: StoreError) -> Refusal {
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
     tracing::warn!(error = %e, "store unavailable; asking the agent to retry");
     Refusal::Unavailable(format!(
         "the hub cannot store reports right now ({e}); your report was not stored, retry later"
@@ -426,15 +574,22 @@ impl ReportingService for Hub {
         &self,
         request: Request<v1::SubmitReportRequest>,
     ) -> Result<Response<v1::SubmitReportResponse>, Status> {
+        let started = std::time::Instant::now();
         let identity = self.identify(&request);
         let peer = peer(&request);
         let report = request.into_inner().report;
-        match self.submit(identity, peer, report).await {
+        let result = match self.submit(identity, peer, report).await {
             Ok(receipt) => Ok(Response::new(v1::SubmitReportResponse {
                 receipt: Some(receipt),
             })),
             Err(refusal) => Err(refusal.status()),
-        }
+        };
+        self.inner
+            .ingest
+            .metrics
+            .submit_seconds
+            .observe_duration(started.elapsed());
+        result
     }
 
     type SyncReportsStream = ReceiverStream<Result<v1::SyncReportsResponse, Status>>;
@@ -462,12 +617,18 @@ impl ReportingService for Hub {
                     async move {
                         match item {
                             Ok(req) => {
+                                let started = std::time::Instant::now();
                                 let report = req.report;
                                 let receipt = match hub.submit(identity, peer, report.clone()).await
                                 {
                                     Ok(r) => r,
                                     Err(refusal) => refusal.receipt(report.as_ref()),
                                 };
+                                hub.inner
+                                    .ingest
+                                    .metrics
+                                    .sync_seconds
+                                    .observe_duration(started.elapsed());
                                 Ok(v1::SyncReportsResponse {
                                     receipt: Some(receipt),
                                 })
@@ -494,7 +655,7 @@ impl ReportingService for Hub {
         let identity = self
             .identify(&request)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.inner.settings.clock.now();
         let calendar = crate::calendar::platform_calendar(
             &self.inner.settings.calendar,
             &self.inner.store,

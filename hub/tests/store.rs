@@ -567,13 +567,19 @@ async fn hubs_racing_on_start_up_migrate_once() {
 #[tokio::test]
 async fn bad_settings_are_refused_with_the_key_named() {
     let mut cfg = fresh_config("settings");
+    // A cluster the server does not define is named, before any table is created.
     let options = StoreOptions {
-        cluster: Some("main".into()),
+        cluster: Some(sme_hub::store::ClusterOptions {
+            name: "main".into(),
+            nodes: vec![cfg.url.clone()],
+            distributed_ddl: false,
+            replicated: false,
+        }),
         ..StoreOptions::default()
     };
     let err = Store::connect_with(&cfg, &options).await.unwrap_err();
-    assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
-    assert!(err.to_string().contains("not yet supported"), "{err}");
+    assert!(err.to_string().contains("no cluster \"main\""), "{err}");
+    assert!(err.to_string().contains("clickhouse.cluster"), "{err}");
 
     cfg.database = "sme-prod".into();
     let err = Store::connect(&cfg).await.unwrap_err();

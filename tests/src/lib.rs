@@ -23,6 +23,9 @@ use tonic::transport::Channel;
 
 pub use sme_proto::fixtures;
 
+pub mod agent;
+pub mod load;
+
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -52,6 +55,12 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub (and its own ClickHouse) for one test.
     pub async fn start() -> TestHub {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`TestHub::start`] with the configuration adjusted by `adjust` (after the test defaults:
+    /// temp data dir, ports 0).
+    pub async fn start_with(adjust: impl FnOnce(&mut HubConfig)) -> TestHub {
         init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = HubConfig {
@@ -60,6 +69,7 @@ impl TestHub {
         };
         config.grpc.listen = "127.0.0.1:0".parse().unwrap();
         config.http.listen = "127.0.0.1:0".parse().unwrap();
+        adjust(&mut config);
         let hub = sme_hub::server::start(&config)
             .await
             .expect("hub starts with its embedded ClickHouse");
@@ -70,6 +80,16 @@ impl TestHub {
             url,
             hub: Some(hub),
         }
+    }
+
+    /// The running hub (addresses, metrics).
+    pub fn running(&self) -> &RunningHub {
+        self.hub.as_ref().expect("hub running")
+    }
+
+    /// `http://127.0.0.1:<port>` of the hub's HTTP server (metrics, health).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.running().http_addr)
     }
 
     /// The hub's store (the same ClickHouse it writes to).
@@ -90,12 +110,56 @@ impl TestHub {
             .expect("token issued")
     }
 
-    /// Registers `platform_id` in the hub's platform registry (needed once the registry is
-    /// enforced; until then a no-op).
-    pub async fn register(&self, _platform_id: &str) {}
+    /// Starts a hub whose clock stands at `now` (move it with [`TestHub::clock`]) and whose
+    /// registry copy is off (`[registry] cache_seconds = 0`), so registry changes a test makes
+    /// (closing a platform) apply to the next report.
+    pub async fn start_at(now: time::OffsetDateTime) -> TestHub {
+        Self::start_with(|c| {
+            c.clock = sme_hub::clock::Clock::manual(now);
+            c.registry.cache_seconds = 0;
+        })
+        .await
+    }
 
-    /// Enrols `platform_id` through the real `Enroll` RPC; returns the agent's data dir.
+    /// The hub's clock; [`sme_hub::clock::Clock::set`] works when started with
+    /// [`TestHub::start_at`].
+    pub fn clock(&self) -> &sme_hub::clock::Clock {
+        &self.config.clock
+    }
+
+    /// Registers `platform_id` in the hub's platform registry (rule E004): region from its
+    /// credit code, operating since 2000-01-01, never closed.
+    pub async fn register(&self, platform_id: &str) {
+        let since = time::Date::from_calendar_date(2000, time::Month::January, 1).unwrap();
+        self.register_platform(sme_hub::registry::Platform::new(
+            platform_id,
+            &format!("测试平台 {platform_id}"),
+            since,
+        ))
+        .await;
+    }
+
+    /// Writes a registry version of `platform` (a later call supersedes an earlier one).
+    pub async fn register_platform(&self, platform: sme_hub::registry::Platform) {
+        // Versions are nanoseconds: two calls in a row must not share one.
+        let at = std::cmp::max(
+            time::OffsetDateTime::now_utc(),
+            platform.updated_at + time::Duration::nanoseconds(1),
+        );
+        sme_hub::registry::upsert_platforms(self.store(), &[platform], "sme-tests", at)
+            .await
+            .expect("registry row written");
+    }
+
+    /// Registers (see [`TestHub::register`]) and enrols `platform_id` through the real
+    /// `Enroll` RPC; returns the agent's data dir.
     pub async fn enroll(&self, platform_id: &str) -> (TempDir, Identity) {
+        self.register(platform_id).await;
+        self.enroll_unregistered(platform_id).await
+    }
+
+    /// Enrols without registering: the platform's reports fail rule E004.
+    pub async fn enroll_unregistered(&self, platform_id: &str) -> (TempDir, Identity) {
         let data = tempfile::tempdir().expect("temp dir");
         let token = self.token(platform_id);
         let identity =
@@ -156,9 +220,51 @@ impl TestHub {
         }
     }
 
+    /// The audit trail's (report_id, outcome, rule ids) for `report_ids`, waiting up to 20 s for
+    /// every id to appear (audit rows may be written in batches after the answer).
+    pub async fn audit(&self, report_ids: &[String]) -> Vec<(String, String, Vec<String>)> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            #[derive(clickhouse::Row, serde::Deserialize)]
+            struct AuditRow {
+                report_id: String,
+                outcome: String,
+                rule_ids: Vec<String>,
+            }
+            let rows: Vec<AuditRow> = self
+                .store()
+                .client()
+                .query(
+                    "SELECT report_id, toString(outcome), rule_ids FROM audit \
+                     WHERE has(?, report_id) ORDER BY received_at",
+                )
+                .bind(report_ids)
+                .fetch_all()
+                .await
+                .expect("audit query");
+            let rows: Vec<(String, String, Vec<String>)> = rows
+                .into_iter()
+                .map(|r| (r.report_id, r.outcome, r.rule_ids))
+                .collect();
+            let complete = report_ids.iter().all(|id| rows.iter().any(|r| &r.0 == id));
+            if complete || std::time::Instant::now() > deadline {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Path of the hub's data dir.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_owned()
+    }
+
+    /// Stops the hub (draining its writer) without panicking on errors; returns the result.
+    pub async fn shutdown(mut self) -> Result<(), sme_hub::server::ServeError> {
+        match self.hub.take() {
+            Some(hub) => hub.shutdown().await,
+            None => Ok(()),
+        }
     }
 
     /// Stops the hub and its ClickHouse.
@@ -206,6 +312,118 @@ pub fn binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A plain HTTP/1.1 GET; returns the status code and body. For the hub's HTTP endpoints.
+pub async fn http_get(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("http:// URL");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let mut stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .unwrap_or_else(|e| panic!("connect {authority}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    // Bodies of this server are small: undo chunked encoding if used.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+// === impl CutProxy ===
+
+/// A TCP forwarder in front of a server (e.g. ClickHouse) that a test can cut: while cut,
+/// open connections are closed and new ones are dropped at once, as if the server were down.
+pub struct CutProxy {
+    /// The port to connect to instead of the server's.
+    pub port: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CutProxy {
+    /// Forwards 127.0.0.1:<port> to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> CutProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (cut, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut rx = rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = rx.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        CutProxy { port, cut }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Cuts (true) or restores (false) the connection to the server.
+    pub fn set_cut(&self, cut: bool) {
+        let _ = self.cut.send(cut);
+    }
+}
+
+/// Resident set size of this process in bytes (`VmRSS` of /proc/self/status).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
 }
 
 // === assertions ===

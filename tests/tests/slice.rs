@@ -176,28 +176,25 @@ async fn callers_without_a_valid_certificate_for_the_platform_are_refused_and_no
 
     // No client certificate.
     let mut anonymous = hub.client(&hub.anonymous());
+    let r1 = fixtures::sample_report(&a, &period);
     assert_code(
-        anonymous
-            .submit_report(submit(fixtures::sample_report(&a, &period)))
-            .await,
+        anonymous.submit_report(submit(r1.clone())).await,
         Code::Unauthenticated,
     );
 
     // A well-formed certificate for A from a CA the hub never trusted.
     let mut foreign = hub.client(&hub.foreign_identity(&a));
+    let r2 = fixtures::sample_report(&a, &period);
     assert_code(
-        foreign
-            .submit_report(submit(fixtures::sample_report(&a, &period)))
-            .await,
+        foreign.submit_report(submit(r2.clone())).await,
         Code::Unauthenticated,
     );
 
     // A's genuine certificate, reporting as B.
     let mut genuine_a = hub.client(&identity_a.trust());
+    let r3 = fixtures::sample_report(&b, &period);
     assert_violation(
-        genuine_a
-            .submit_report(submit(fixtures::sample_report(&b, &period)))
-            .await,
+        genuine_a.submit_report(submit(r3.clone())).await,
         Code::PermissionDenied,
         "E002",
         "platform_id",
@@ -205,18 +202,35 @@ async fn callers_without_a_valid_certificate_for_the_platform_are_refused_and_no
 
     // A certificate (signed by the real CA key) whose subject says A but whose SAN says B.
     let mut forged = hub.client(&hub.forged_identity(&a, &b));
+    let r4 = fixtures::sample_report(&b, &period);
+    let r5 = fixtures::sample_report(&a, &period);
     assert_code(
-        forged
-            .submit_report(submit(fixtures::sample_report(&b, &period)))
-            .await,
+        forged.submit_report(submit(r4.clone())).await,
         Code::Unauthenticated,
     );
     assert_code(
-        forged
-            .submit_report(submit(fixtures::sample_report(&a, &period)))
-            .await,
+        forged.submit_report(submit(r5.clone())).await,
         Code::Unauthenticated,
     );
+
+    // Every refusal is in the audit trail.
+    let ids: Vec<String> = [&r1, &r2, &r3, &r4, &r5]
+        .iter()
+        .map(|r| r.report_id.clone())
+        .collect();
+    let audit = hub.audit(&ids).await;
+    let outcome = |r: &v1::Report| {
+        audit
+            .iter()
+            .find(|row| row.0 == r.report_id)
+            .map(|row| row.1.clone())
+            .unwrap_or_else(|| panic!("{} not audited: {audit:?}", r.report_id))
+    };
+    assert_eq!(outcome(&r1), "unauthenticated");
+    assert_eq!(outcome(&r2), "unauthenticated");
+    assert_eq!(outcome(&r3), "permission_denied");
+    assert_eq!(outcome(&r4), "unauthenticated");
+    assert_eq!(outcome(&r5), "unauthenticated");
 
     for p in [&a, &b] {
         assert!(

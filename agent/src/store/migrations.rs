@@ -7,7 +7,7 @@
 //!
 //! Times are INTEGER unix milliseconds (UTC); dates are `YYYY-MM-DD` text in UTC+8.
 
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 -- Key/value facts about this agent: identity, pseudonym key id, last error.
@@ -102,4 +102,15 @@ CREATE TABLE outbox (
     UNIQUE (period, revision)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+"#;
+
+/// Periods the report builder held back because the local check found hard-rule errors: what
+/// `sme-agent status` shows under "blocked", until a build of the period passes.
+const V2: &str = r#"
+CREATE TABLE blocked_periods (
+    period     TEXT PRIMARY KEY,
+    revision   INTEGER NOT NULL,
+    violations TEXT NOT NULL,
+    checked_at INTEGER NOT NULL
+) STRICT;
 "#;

@@ -19,10 +19,12 @@
 //! * **Idempotent imports.** A file's content hash is recorded in the same transaction as its
 //!   rows; a file already imported is a no-op, whatever its name.
 
+mod attempts;
 mod migrations;
 mod outbox;
 mod profile;
 mod records;
+mod shared;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
+pub use attempts::{Attempt, BlockedPeriod, OutboxCounts};
 pub use outbox::{BuildStamp, OutboxItem, OutboxState, PeriodState};
 pub use profile::{
     Capacity, Disclosures, Explanation, Finance, Profile, SatisfactionCounts, Staff, Startups,
@@ -38,6 +41,7 @@ pub use records::{
     covering_period_codes, sha256_hex, ImportKind, ImportSource, ImportSummary, RecordRow,
     StoredRecord,
 };
+pub use shared::SharedStore;
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

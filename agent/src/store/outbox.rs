@@ -330,7 +330,7 @@ impl Store {
         ms.map(from_ms).transpose()
     }
 
-    fn outbox_query(
+    pub(super) fn outbox_query(
         &self,
         tail: &str,
         params: impl rusqlite::Params,

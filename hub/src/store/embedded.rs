@@ -6,6 +6,7 @@
 //! | path | what |
 //! |---|---|
 //! | `config.xml`, `users.xml` | written at every start (ports change; the data does not) |
+//! | `config.d/sme-clusters.xml` | the `remote_servers` of [`EmbeddedOptions::clusters`] or [`EmbeddedClickHouse::set_clusters`] (reloaded by the running server) |
 //! | `data/`, `metadata/`, `tmp/`, `user_files/`, `format_schemas/`, `status` … | ClickHouse's own |
 //! | `log/clickhouse-server.log`, `log/clickhouse-server.err.log` | server logs (10 MB × 3) |
 //! | `log/stdout.log`, `log/stderr.log` | anything the process prints |
@@ -103,6 +104,62 @@ pub struct EmbeddedOptions {
     pub cache_bytes: u64,
     /// `max_memory_usage` of one query, in bytes.
     pub max_query_memory_bytes: u64,
+    /// Clusters for `remote_servers` (Distributed tables), e.g. several embedded servers as the
+    /// shards of one test cluster. See also [`EmbeddedClickHouse::set_clusters`].
+    pub clusters: Vec<ClusterSpec>,
+}
+
+/// One cluster of `remote_servers`: shards, each a list of replicas' native-protocol addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// Cluster name, as Distributed tables and `[clickhouse] cluster` name it.
+    pub name: String,
+    /// Per shard, its replicas as (host, native TCP port).
+    pub shards: Vec<Vec<(String, u16)>>,
+}
+
+impl ClusterSpec {
+    /// A cluster with one single-replica shard per server.
+    pub fn one_replica_per_shard(name: &str, servers: &[&EmbeddedClickHouse]) -> Self {
+        Self {
+            name: name.to_owned(),
+            shards: servers
+                .iter()
+                .map(|s| vec![("127.0.0.1".to_owned(), s.tcp_port())])
+                .collect(),
+        }
+    }
+
+    fn replicas(&self) -> usize {
+        self.shards.iter().map(Vec::len).sum()
+    }
+}
+
+/// The `config.d` file with `remote_servers`, or `None` for no clusters.
+fn clusters_xml(clusters: &[ClusterSpec]) -> Option<String> {
+    if clusters.is_empty() {
+        return None;
+    }
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<!-- Written by sme-hub; edits are overwritten. -->\n<yandex>\n    <remote_servers>\n",
+    );
+    for c in clusters {
+        let _ = writeln!(xml, "        <{}>", xml_escape(&c.name));
+        for shard in &c.shards {
+            xml.push_str("            <shard>\n");
+            for (host, port) in shard {
+                let _ = writeln!(
+                    xml,
+                    "                <replica><host>{}</host><port>{port}</port></replica>",
+                    xml_escape(host)
+                );
+            }
+            xml.push_str("            </shard>\n");
+        }
+        let _ = writeln!(xml, "        </{}>", xml_escape(&c.name));
+    }
+    xml.push_str("    </remote_servers>\n</yandex>\n");
+    Some(xml)
 }
 
 impl Default for EmbeddedOptions {
@@ -115,6 +172,7 @@ impl Default for EmbeddedOptions {
             shutdown_timeout: Duration::from_secs(30),
             cache_bytes: 64 << 20,
             max_query_memory_bytes: 4 << 30,
+            clusters: Vec::new(),
         }
     }
 }
@@ -240,6 +298,37 @@ impl EmbeddedClickHouse {
     /// True when the server answers `/ping` and serves this data directory.
     pub async fn ping(&self) -> bool {
         serves(&self.layout).await
+    }
+
+    /// Replaces the server's `remote_servers` with `clusters` while it runs, and waits until
+    /// `system.clusters` shows them (the server re-reads its configuration every few seconds).
+    pub async fn set_clusters(&self, clusters: &[ClusterSpec]) -> Result<(), StoreError> {
+        self.layout.write_clusters(clusters)?;
+        let deadline = Instant::now() + self.layout.options.startup_timeout;
+        let expected: usize = clusters.iter().map(ClusterSpec::replicas).sum();
+        let names: Vec<String> = clusters
+            .iter()
+            .map(|c| format!("'{}'", c.name.replace(['\'', '\\'], "")))
+            .collect();
+        let query = format!(
+            "/?query=SELECT%20count()%20FROM%20system.clusters%20WHERE%20cluster%20IN%20({})",
+            names.join(",").replace('\'', "%27")
+        );
+        loop {
+            let seen = http_get(self.layout.http_port, &query)
+                .await
+                .and_then(|body| body.trim().parse::<usize>().ok());
+            if seen == Some(expected) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(StoreError::Embedded(format!(
+                    "the server did not load the cluster configuration within {:?} (it shows {seen:?} of {expected} replicas)",
+                    self.layout.options.startup_timeout
+                )));
+            }
+            tokio::time::sleep(POLL_INTERVAL * 5).await;
+        }
     }
 
     /// Stops the server gracefully (killing it after the shutdown timeout) and waits until it is
@@ -529,7 +618,25 @@ impl Layout {
             memory = self.options.max_query_memory_bytes,
         );
         write_atomically(&self.path("users.xml"), &users)?;
+        self.write_clusters(&self.options.clusters)?;
         write_atomically(&self.path("config.xml"), &config)
+    }
+
+    /// Writes (or, for none, removes) `config.d/sme-clusters.xml`.
+    fn write_clusters(&self, clusters: &[ClusterSpec]) -> Result<(), StoreError> {
+        let dir = self.path("config.d");
+        let path = dir.join("sme-clusters.xml");
+        match clusters_xml(clusters) {
+            Some(xml) => {
+                fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+                write_atomically(&path, &xml)
+            }
+            None => match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StoreError::io("remove", &path, e)),
+            },
+        }
     }
 
     /// The last lines the server wrote to its error log and stderr since `marks`.
@@ -811,6 +918,25 @@ mod tests {
         let found = find_server(&options).unwrap();
         assert_eq!(found.path, tool);
         assert!(found.subcommand);
+    }
+
+    #[test]
+    fn cluster_config_lists_shards_and_replicas() {
+        assert_eq!(clusters_xml(&[]), None);
+        let xml = clusters_xml(&[ClusterSpec {
+            name: "two".into(),
+            shards: vec![
+                vec![("127.0.0.1".into(), 9001)],
+                vec![("127.0.0.1".into(), 9002), ("h<2>".into(), 9003)],
+            ],
+        }])
+        .unwrap();
+        assert!(xml.contains("<two>\n            <shard>\n                <replica><host>127.0.0.1</host><port>9001</port></replica>\n            </shard>"), "{xml}");
+        assert!(
+            xml.contains("<host>h&lt;2&gt;</host><port>9003</port>"),
+            "{xml}"
+        );
+        assert!(xml.ends_with("</remote_servers>\n</yandex>\n"));
     }
 
     #[test]

@@ -68,6 +68,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "current_reports view",
         statements: &[CURRENT_REPORTS],
     },
+    Migration {
+        version: 4,
+        name: "registry: platforms, divisions, SME counts, import log",
+        statements: &[PLATFORMS, DIVISIONS, SME_COUNTS, REGISTRY_IMPORTS],
+    },
+    Migration {
+        version: 5,
+        name: "reopenings of locked periods",
+        statements: &[REOPENINGS],
+    },
 ];
 
 const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -215,6 +225,85 @@ FROM (
 )
 GROUP BY platform_id, period";
 
+/// The platform registry: every imported version of a platform (`version` = nanoseconds of the
+/// import), so the history stays; a version written twice collapses. Current row: `argMax(…,
+/// version)` per `credit_code` (see `registry`). `closed_date` 1970-01-01 means not closed.
+const PLATFORMS: &str = "CREATE TABLE IF NOT EXISTS {db}.platforms (
+    credit_code String,
+    version UInt64,
+    updated_at DateTime,
+    name String,
+    region_code String,
+    province_code String MATERIALIZED concat(substring(region_code, 1, 2), '0000'),
+    prefecture_code String MATERIALIZED concat(substring(region_code, 1, 4), '00'),
+    industry String,
+    platform_type String,
+    level Enum8('none' = 1, 'provincial_demo' = 2, 'national_demo' = 3),
+    independent_legal_person UInt8,
+    registered_date Date,
+    closed_date Date,
+    warnings_en Array(String),
+    warnings_zh Array(String),
+    source String,
+    updated_by String
+) ENGINE = ReplacingMergeTree
+ORDER BY (credit_code, version)";
+
+/// Province and prefecture codes (GB/T 2260) per revision of the code list.
+const DIVISIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.divisions (
+    revision UInt32,
+    code String,
+    name String,
+    name_en String,
+    level Enum8('province' = 1, 'prefecture' = 2, 'county' = 3),
+    parent_code String,
+    loaded_at DateTime,
+    source String
+) ENGINE = ReplacingMergeTree(loaded_at)
+ORDER BY (revision, code)";
+
+/// SMEs per region and census year; the latest import (`version`) wins.
+const SME_COUNTS: &str = "CREATE TABLE IF NOT EXISTS {db}.sme_counts (
+    region_code String,
+    year UInt16,
+    sme_count UInt64,
+    version UInt64,
+    imported_at DateTime,
+    source String
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (region_code, year)";
+
+/// Who imported which registry file when.
+const REGISTRY_IMPORTS: &str = "CREATE TABLE IF NOT EXISTS {db}.registry_imports (
+    import_id UUID,
+    imported_at DateTime,
+    kind String,
+    file_name String,
+    sha256 String,
+    row_count UInt32,
+    changed UInt32,
+    warnings UInt32,
+    imported_by String
+) ENGINE = MergeTree
+ORDER BY (imported_at, import_id)";
+
+/// Reopenings of locked periods (audit of who, when, why, until); see `periods.rs`. A region
+/// reopening covers platforms whose region starts with `region_prefix` (empty: all).
+const REOPENINGS: &str = "CREATE TABLE IF NOT EXISTS {db}.reopenings (
+    reopening_id UUID,
+    reopened_at DateTime,
+    period String,
+    target Enum8('platform' = 1, 'region' = 2),
+    platform_id String,
+    region_code String,
+    region_prefix String,
+    until DateTime,
+    by_name String,
+    by_region String,
+    reason String
+) ENGINE = ReplacingMergeTree
+ORDER BY (period, reopening_id)";
+
 /// Orders the accepted reports of one (platform, period): the current one is the `argMin` —
 /// highest revision, then earliest receipt, then smallest id (two different reports of one
 /// revision can only come from a race; the first received wins, deterministically).
@@ -233,19 +322,15 @@ struct MigrationRow<'a> {
 /// applied by this call (empty when the schema was current).
 ///
 /// `client` must not have a default database set (the database may not exist yet).
-/// `cluster` will run the DDL `ON CLUSTER` with `Distributed` tables over the local ones; it is
-/// not supported yet and `Some` is refused before anything is changed.
+/// With `cluster`, every statement is rewritten into local tables plus `Distributed` tables
+/// and applied on every node (or `ON CLUSTER`): see [`super::cluster`].
 pub async fn migrate(
     client: &Client,
     database: &str,
-    cluster: Option<&str>,
+    cluster: Option<&super::ClusterOptions>,
 ) -> Result<Vec<u32>, StoreError> {
     if let Some(cluster) = cluster {
-        return Err(StoreError::Unsupported(format!(
-            "ClickHouse cluster {cluster:?}: ON CLUSTER migrations and Distributed tables are not \
-             yet supported; leave the cluster setting empty and point [clickhouse] url at a \
-             single server"
-        )));
+        return super::cluster::migrate(client, database, cluster).await;
     }
     let db = quote_database(database)?;
     let setup = |source| StoreError::Migration {
@@ -261,7 +346,7 @@ pub async fn migrate(
     .await
     .map_err(setup)?;
     let client = client.clone().with_database(database);
-    execute_ddl(&client, &SCHEMA_MIGRATIONS.replace("{db}", &db))
+    execute_ddl(&client, &schema_migrations_ddl(&db))
         .await
         .map_err(setup)?;
 
@@ -286,30 +371,7 @@ pub async fn migrate(
                 .await
                 .map_err(failed)?;
         }
-        // Another hub may have finished the same migration meanwhile: record it once.
-        if !applied_versions(&client)
-            .await
-            .map_err(failed)?
-            .contains(&m.version)
-        {
-            let mut insert = client
-                .insert::<MigrationRow>("schema_migrations")
-                .await
-                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
-            let row = MigrationRow {
-                version: m.version,
-                name: m.name,
-                applied_at: OffsetDateTime::now_utc(),
-            };
-            insert
-                .write(&row)
-                .await
-                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
-            insert
-                .end()
-                .await
-                .map_err(|e| failed(StoreError::from_client("record migration", e)))?;
-        }
+        record_version(&client, m).await.map_err(failed)?;
         tracing::info!(
             database,
             version = m.version,
@@ -321,12 +383,36 @@ pub async fn migrate(
     Ok(newly)
 }
 
+/// Records `m` in `schema_migrations` unless another hub finished the same migration meanwhile.
+pub(crate) async fn record_version(client: &Client, m: &Migration) -> Result<(), StoreError> {
+    if applied_versions(client).await?.contains(&m.version) {
+        return Ok(());
+    }
+    let record = |e| StoreError::from_client("record migration", e);
+    let mut insert = client
+        .insert::<MigrationRow>("schema_migrations")
+        .await
+        .map_err(record)?;
+    let row = MigrationRow {
+        version: m.version,
+        name: m.name,
+        applied_at: OffsetDateTime::now_utc(),
+    };
+    insert.write(&row).await.map_err(record)?;
+    insert.end().await.map_err(record)
+}
+
+/// The `schema_migrations` DDL for the quoted database name.
+pub(crate) fn schema_migrations_ddl(db: &str) -> String {
+    SCHEMA_MIGRATIONS.replace("{db}", db)
+}
+
 /// The newest schema version this hub knows.
 pub fn latest_version() -> u32 {
     MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
-async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreError> {
+pub(crate) async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreError> {
     client
         .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all::<u32>()
@@ -336,7 +422,7 @@ async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreError> {
 
 /// Runs one idempotent DDL statement. A concurrent creator winning the race between the
 /// `IF NOT EXISTS` check and the create ("already exists", codes 57 and 82) is success.
-async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreError> {
+pub(crate) async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreError> {
     const ALREADY_EXISTS: &[u32] = &[57, 82];
     match client.query_raw(sql).execute().await {
         Ok(()) => Ok(()),
@@ -424,14 +510,5 @@ mod tests {
             let err = quote_database(bad).unwrap_err();
             assert!(err.to_string().contains("clickhouse.database"), "{err}");
         }
-    }
-
-    #[tokio::test]
-    async fn cluster_is_refused_before_touching_anything() {
-        // Nothing listens on port 9: the refusal must come before any request.
-        let client = Client::default().with_url("http://127.0.0.1:9");
-        let err = migrate(&client, "sme", Some("main")).await.unwrap_err();
-        assert!(matches!(err, StoreError::Unsupported(_)));
-        assert!(err.to_string().contains("not yet supported"), "{err}");
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! [`embedded::EmbeddedClickHouse`] runs a private server when no URL is configured, and in tests.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +16,14 @@ use sme_proto::v1;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod cluster;
 pub mod embedded;
 mod error;
 pub mod migrations;
 mod rows;
 
-pub use embedded::{EmbeddedClickHouse, EmbeddedOptions};
+pub use cluster::ClusterOptions;
+pub use embedded::{ClusterSpec, EmbeddedClickHouse, EmbeddedOptions};
 pub use error::{StoreError, SERVER_NOT_FOUND};
 
 /// Where the store connects. Plain data: the hub's TOML config fills it in.
@@ -40,9 +42,9 @@ pub struct ClickHouseConfig {
 /// Less common connection settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Cluster for `ON CLUSTER` DDL and `Distributed` tables. Not supported yet: `Some` fails
-    /// [`Store::connect_with`] with [`StoreError::Unsupported`].
-    pub cluster: Option<String>,
+    /// Shard the tables over a cluster: local tables plus `Distributed` tables under the
+    /// names the queries use (see [`cluster`]). `None`: one server.
+    pub cluster: Option<ClusterOptions>,
     /// Longest a query or insert may take before it counts as [`StoreError::Unavailable`].
     pub timeout: Duration,
 }
@@ -146,6 +148,27 @@ impl AuditOutcome {
     }
 }
 
+/// Most keys of one [`Store::find_batch`].
+pub const MAX_LOOKUP_KEYS: usize = 1_000;
+
+/// What [`Store::find_batch`] looks for: a report id, and the revision slot it would take.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LookupKey {
+    pub report_id: Uuid,
+    pub platform_id: String,
+    pub period: String,
+    pub revision: u32,
+}
+
+/// What [`Store::find_batch`] found.
+#[derive(Debug, Clone, Default)]
+pub struct BatchFound {
+    /// Stored receipts by report id.
+    pub receipts: HashMap<Uuid, StoredReceipt>,
+    /// The report accepted as (platform, period, revision).
+    pub revisions: HashMap<(String, String, u32), Uuid>,
+}
+
 /// One service function's current numbers: `(function, services, enterprises_served,
 /// free_services, revenue_fen, person_times)`.
 pub type VolumeTotal = (u8, u64, u64, u64, i64, u64);
@@ -185,7 +208,7 @@ impl Store {
         }
         let applied = tokio::time::timeout(
             options.timeout * 4,
-            migrations::migrate(&client, &cfg.database, options.cluster.as_deref()),
+            migrations::migrate(&client, &cfg.database, options.cluster.as_ref()),
         )
         .await
         .map_err(|_| StoreError::Unavailable {
@@ -194,6 +217,14 @@ impl Store {
         })??;
         if !applied.is_empty() {
             tracing::info!(database = %cfg.database, ?applied, "ClickHouse schema migrated");
+        }
+        if options.cluster.is_some() {
+            // Inserts return once every shard has its rows (a receipt still means stored), and
+            // `IN (SELECT … FROM distributed)` subqueries run once on the initiator, so the
+            // single-server SQL answers the same (see `cluster`).
+            client = client
+                .with_setting("insert_distributed_sync", "1")
+                .with_setting("distributed_product_mode", "global");
         }
         Ok(Store {
             client: client.with_database(&cfg.database),
@@ -247,6 +278,86 @@ impl Store {
             .bind(revision);
         let row: Option<rows::ReportIdRow> = self.fetch_optional("find_revision", query).await?;
         Ok(row.map(|r| r.report_id))
+    }
+
+    /// [`Store::find_receipt`] and [`Store::find_revision`] for many reports in one query:
+    /// the stored receipts of those `report_id`s, and the report already accepted as each
+    /// (platform, period, revision), the earliest should two have raced.
+    ///
+    /// The receipt half scans the `report_id` column (it is not a key prefix; 16 bytes a
+    /// row); the revision half uses the primary key. At most [`MAX_LOOKUP_KEYS`] keys, so the
+    /// query text stays under ClickHouse's `max_query_size`.
+    pub async fn find_batch(&self, keys: &[LookupKey]) -> Result<BatchFound, StoreError> {
+        assert!(
+            keys.len() <= MAX_LOOKUP_KEYS,
+            "at most {MAX_LOOKUP_KEYS} keys"
+        );
+        let mut found = BatchFound::default();
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        // A one-element tuple list would read as the tuple itself: repeat the key instead.
+        let keys: Vec<&LookupKey> = if keys.len() == 1 {
+            vec![&keys[0], &keys[0]]
+        } else {
+            keys.iter().collect()
+        };
+        let list = |item: &str| vec![item; keys.len()].join(", ");
+        // One round trip: receipts by id, then reports by revision slot, told apart by `hit`.
+        let mut query = self
+            .client
+            .query(&format!(
+                "SELECT ?fields FROM (
+                     SELECT 1 AS hit, * FROM reports WHERE report_id IN ({})
+                     UNION ALL
+                     SELECT 2 AS hit, * FROM reports WHERE platform_id IN ({})
+                         AND (platform_id, period, revision) IN ({}))",
+                list("toUUID(?)"),
+                list("?"),
+                list("(?, ?, ?)")
+            ))
+            // Point lookups over few parts: threads cost more than they save.
+            .with_setting("max_threads", "1");
+        for k in &keys {
+            query = query.bind(k.report_id.to_string());
+        }
+        for k in &keys {
+            query = query.bind(k.platform_id.as_str());
+        }
+        for k in &keys {
+            query = query
+                .bind(k.platform_id.as_str())
+                .bind(k.period.as_str())
+                .bind(k.revision);
+        }
+        let rows: Vec<rows::LookupRow> = self.fetch_all("find_batch", query).await?;
+        let (receipts, revisions): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.hit == 1);
+        for row in receipts {
+            let receipt = row.into_receipt_row().into_receipt();
+            match found.receipts.get(&receipt.report_id) {
+                Some(seen) if seen.received_at <= receipt.received_at => {}
+                _ => {
+                    found.receipts.insert(receipt.report_id, receipt);
+                }
+            }
+        }
+        let revisions = revisions.into_iter().map(rows::LookupRow::into_receipt_row);
+        let mut earliest: HashMap<(String, String, u32), (OffsetDateTime, Uuid)> = HashMap::new();
+        for row in revisions {
+            let at = row
+                .received_at
+                .replace_nanosecond(row.received_at_nanos)
+                .unwrap_or(row.received_at);
+            let key = (row.platform_id, row.period, row.revision);
+            match earliest.get(&key) {
+                Some(seen) if *seen <= (at, row.report_id) => {}
+                _ => {
+                    earliest.insert(key, (at, row.report_id));
+                }
+            }
+        }
+        found.revisions = earliest.into_iter().map(|(k, (_, id))| (k, id)).collect();
+        Ok(found)
     }
 
     /// Which of `periods` have at least one accepted report of `platform_id`.

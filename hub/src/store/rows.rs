@@ -204,6 +204,43 @@ pub(crate) struct ReceiptRow {
     pub flag_messages_en: Vec<String>,
 }
 
+/// One row of a batched lookup: `hit` 1 for a receipt found by id, 2 for a report found by
+/// its revision slot.
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct LookupRow {
+    pub hit: u8,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub report_id: Uuid,
+    pub platform_id: String,
+    pub period: String,
+    pub revision: u32,
+    #[serde(with = "clickhouse::serde::time::datetime")]
+    pub received_at: OffsetDateTime,
+    pub received_at_nanos: u32,
+    pub flag_rule_ids: Vec<String>,
+    pub flag_fields: Vec<String>,
+    pub flag_messages_zh: Vec<String>,
+    pub flag_messages_en: Vec<String>,
+}
+
+impl LookupRow {
+    /// The receipt columns.
+    pub(crate) fn into_receipt_row(self) -> ReceiptRow {
+        ReceiptRow {
+            report_id: self.report_id,
+            platform_id: self.platform_id,
+            period: self.period,
+            revision: self.revision,
+            received_at: self.received_at,
+            received_at_nanos: self.received_at_nanos,
+            flag_rule_ids: self.flag_rule_ids,
+            flag_fields: self.flag_fields,
+            flag_messages_zh: self.flag_messages_zh,
+            flag_messages_en: self.flag_messages_en,
+        }
+    }
+}
+
 /// A bare report id.
 #[derive(Debug, Row, Deserialize)]
 pub(crate) struct ReportIdRow {

@@ -1,0 +1,104 @@
+//! The hub's HTTP server (`[http] listen`): operational endpoints now, dashboards and exports
+//! later. Plain HTTP on purpose: bind it to a management network or put it behind the
+//! ministry's reverse proxy.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /metrics` | Prometheus text format, see [`metrics`] |
+//! | `GET /healthz` | `200 ok` while the hub serves, `503 shutting down` once a shutdown began |
+//!
+//! Add routes by merging another `Router<HttpState>` in [`router`]; [`HttpState`] carries what
+//! handlers share (the store for queries, the metrics).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::store::Store;
+
+pub mod metrics;
+
+pub use metrics::Metrics;
+
+/// What every HTTP handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The hub's ClickHouse store, for dashboards and exports.
+    pub store: Store,
+    /// The hub's metrics.
+    pub metrics: Arc<Metrics>,
+    /// False once a shutdown began.
+    pub serving: Arc<AtomicBool>,
+}
+
+/// Every route of the HTTP server.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .with_state(state)
+}
+
+async fn metrics_text(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+async fn healthz(State(state): State<HttpState>) -> impl IntoResponse {
+    if state.serving.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+/// A running HTTP server.
+pub struct HttpServer {
+    /// Where it listens (useful with port 0).
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl HttpServer {
+    /// Serves `router` on `listener` until [`HttpServer::stop`].
+    pub fn spawn(listener: TcpListener, router: Router) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(Self {
+            addr,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting, finishes requests in flight, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "HTTP server task panicked"),
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! Reading a registry file into located rows of cells: CSV (UTF-8, UTF-16 with BOM, or
+//! GB18030/GBK; comma, tab or semicolon) or an Excel workbook. The same conventions as the
+//! agent's intake, written again here because the hub does not depend on the agent.
+
+use std::fmt;
+use std::io::Cursor;
+
+use calamine::{open_workbook_auto_from_rs, Data, Reader};
+use encoding_rs::{Encoding, GB18030};
+use time::{Date, Month};
+
+/// Where in a file something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The file as a whole.
+    File,
+    /// A CSV line (1-based, where the record starts).
+    Line(u64),
+    /// A worksheet row (1-based, as Excel shows it).
+    Row {
+        /// Sheet name.
+        sheet: String,
+        /// Row number.
+        row: u32,
+    },
+}
+
+/// One problem in a file: where, which column and value, what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub location: Location,
+    /// The column header as written in the file.
+    pub column: Option<String>,
+    /// The offending value as written.
+    pub value: Option<String>,
+    /// What is wrong and what to do, in English.
+    pub en: String,
+    /// The same in Chinese.
+    pub zh: String,
+}
+
+/// One cell as read from any format.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Nothing.
+    Empty,
+    /// Text (not trimmed).
+    Text(String),
+    /// A whole number cell.
+    Int(i64),
+    /// A number cell.
+    Float(f64),
+    /// A boolean cell.
+    Bool(bool),
+    /// A cell the workbook marks as a date.
+    Date(Date),
+    /// Something no column accepts (an Excel error value); the text says what.
+    Unsupported(String),
+}
+
+/// A located row of cells.
+pub type RawRow = (Location, Vec<Cell>);
+
+// === impl Problem ===
+
+impl Problem {
+    /// A problem with the whole file.
+    pub fn file(en: impl Into<String>, zh: impl Into<String>) -> Problem {
+        Problem {
+            location: Location::File,
+            column: None,
+            value: None,
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    /// One line: `line 5, column "登记日期", value "2026-13-01": … / …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.location != Location::File {
+            parts.push(format!("{} / {}", self.location, self.location.zh()));
+        }
+        if let Some(c) = &self.column {
+            parts.push(format!("column 列 “{c}”"));
+        }
+        if let Some(v) = &self.value {
+            parts.push(format!("value 值 “{v}”"));
+        }
+        if !parts.is_empty() {
+            write!(f, "{}: ", parts.join(", "))?;
+        }
+        write!(f, "{} / {}", self.en, self.zh)
+    }
+}
+
+// === impl Location ===
+
+impl Location {
+    /// The location in Chinese.
+    pub fn zh(&self) -> String {
+        match self {
+            Location::File => "整个文件".into(),
+            Location::Line(n) => format!("第{n}行"),
+            Location::Row { sheet, row } => format!("工作表“{sheet}”第{row}行"),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => f.write_str("file"),
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Row { sheet, row } => write!(f, "sheet \"{sheet}\" row {row}"),
+        }
+    }
+}
+
+// === impl Cell ===
+
+impl Cell {
+    /// The cell as trimmed text; `None` when blank. Numbers read as typed (`110105`, `12.5`).
+    pub fn text(&self) -> Option<String> {
+        let s = match self {
+            Cell::Empty => return None,
+            Cell::Text(s) => s.trim().to_owned(),
+            Cell::Int(i) => i.to_string(),
+            // Display of f64 never uses an exponent and is exact: 110105.0 → "110105".
+            Cell::Float(f) => format!("{f}"),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Date(d) => d.to_string(),
+            Cell::Unsupported(s) => s.clone(),
+        };
+        (!s.is_empty()).then_some(s)
+    }
+
+    /// True for an empty cell or whitespace-only text.
+    pub fn is_blank(&self) -> bool {
+        self.text().is_none()
+    }
+}
+
+/// Reads `bytes`, choosing the reader by the extension of `file_name`.
+pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
+    let ext = std::path::Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "csv" | "tsv" | "txt" => read_csv(bytes),
+        "xlsx" | "xlsm" | "xls" => read_xlsx(bytes),
+        _ => Err(vec![Problem::file(
+            format!("unsupported file type {ext:?}; save the registry as .csv or .xlsx"),
+            format!("不支持的文件类型“{ext}”，请保存为 .csv 或 .xlsx"),
+        )]),
+    }
+}
+
+// === CSV ===
+
+fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
+    let text = decode(bytes).ok_or_else(|| {
+        vec![Problem::file(
+            "the file is neither UTF-8 nor GB18030/GBK text; save it from Excel as \"CSV UTF-8\"",
+            "文件编码无法识别（既不是UTF-8也不是GB18030/GBK），请在Excel中另存为“CSV UTF-8”",
+        )]
+    })?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(&text))
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| line_of(&text, p.byte()));
+                let cells = r
+                    .iter()
+                    .map(|s| {
+                        if s.trim().is_empty() {
+                            Cell::Empty
+                        } else {
+                            Cell::Text(s.to_owned())
+                        }
+                    })
+                    .collect();
+                rows.push((Location::Line(line), cells));
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| line_of(&text, p.byte()));
+                problems.push(Problem {
+                    location: Location::Line(line),
+                    column: None,
+                    value: None,
+                    en: format!("unreadable CSV ({e}); check the quotes on this line"),
+                    zh: format!("CSV格式错误（{e}），请检查该行的引号"),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems)
+    }
+}
+
+/// 1-based line of the record starting at `byte` (skipping the blank lines before it).
+fn line_of(text: &str, byte: u64) -> u64 {
+    let bytes = text.as_bytes();
+    let mut end = (byte as usize).min(bytes.len());
+    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
+        end += 1;
+    }
+    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+}
+
+/// BOM (UTF-8, UTF-16LE/BE) → that encoding; else strict UTF-8; else GB18030 (⊃ GBK).
+fn decode(bytes: &[u8]) -> Option<String> {
+    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
+        let (text, malformed) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        return (!malformed).then(|| text.into_owned());
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Some(s.to_owned());
+    }
+    GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|s| s.into_owned())
+}
+
+/// The separator the first non-blank line uses most outside quotes: `,`, tab or `;`.
+fn sniff_delimiter(text: &str) -> u8 {
+    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut counts = [(b',', 0usize), (b'\t', 0), (b';', 0)];
+    let mut quoted = false;
+    for b in line.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (d, n) in counts.iter_mut() {
+                if *d == b {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    // max_by_key returns the last maximum; reversed, a tie (or none) gives the comma.
+    counts
+        .iter()
+        .rev()
+        .max_by_key(|(_, n)| *n)
+        .map_or(b',', |(d, _)| *d)
+}
+
+// === XLSX ===
+
+/// Sheet names preferred, folded: the registry kinds' names.
+const SHEETS: &[&str] = &[
+    "平台名录",
+    "platforms",
+    "行政区划",
+    "divisions",
+    "中小企业数",
+    "smecounts",
+];
+
+fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
+    let unreadable = |e: &dyn fmt::Display| {
+        vec![Problem::file(
+            format!("not a readable Excel workbook ({e}); save it from Excel as .xlsx"),
+            format!("无法读取该Excel文件（{e}），请在Excel中另存为 .xlsx 格式"),
+        )]
+    };
+    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    let names = book.sheet_names();
+    let name = names
+        .iter()
+        .find(|n| SHEETS.contains(&fold(n).as_str()))
+        .or_else(|| names.first())
+        .cloned()
+        .ok_or_else(|| unreadable(&"no worksheet"))?;
+    let range = book.worksheet_range(&name).map_err(|e| unreadable(&e))?;
+    let (top, left) = range.start().unwrap_or((0, 0));
+    Ok(range
+        .rows()
+        .enumerate()
+        .map(|(i, row)| {
+            let location = Location::Row {
+                sheet: name.clone(),
+                row: top + i as u32 + 1,
+            };
+            let cells = std::iter::repeat_n(Cell::Empty, left as usize)
+                .chain(row.iter().map(xlsx_cell))
+                .collect();
+            (location, cells)
+        })
+        .collect())
+}
+
+fn xlsx_cell(d: &Data) -> Cell {
+    match d {
+        Data::Empty => Cell::Empty,
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Int(i) => Cell::Int(*i),
+        Data::Float(f) => Cell::Float(*f),
+        Data::Bool(b) => Cell::Bool(*b),
+        Data::DateTime(dt) if dt.is_datetime() => {
+            let (y, m, d, ..) = dt.to_ymd_hms_milli();
+            Month::try_from(m)
+                .ok()
+                .and_then(|m| Date::from_calendar_date(i32::from(y), m, d).ok())
+                .map_or_else(|| Cell::Unsupported(format!("{}", dt.as_f64())), Cell::Date)
+        }
+        Data::DateTime(dt) => Cell::Unsupported(format!("duration {}", dt.as_f64())),
+        Data::DateTimeIso(s) => Cell::Text(s.clone()),
+        Data::DurationIso(s) => Cell::Unsupported(format!("duration {s}")),
+        Data::Error(e) => Cell::Unsupported(format!("#{e:?}")),
+    }
+}
+
+/// Lowercase, without whitespace, `_`, `-`, with full-width brackets and colons folded: for
+/// matching header and sheet names.
+pub fn fold(s: &str) -> String {
+    s.trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-'))
+        .map(|c| match c {
+            '（' => '(',
+            '）' => ')',
+            '：' => ':',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_and_delimiters() {
+        let s = "统一社会信用代码;平台名称\nX;北京\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(s);
+        let rows = read("p.csv", &gbk).unwrap();
+        assert_eq!(rows[1].1[1], Cell::Text("北京".into()));
+        let bom = [b"\xEF\xBB\xBF".as_slice(), s.as_bytes()].concat();
+        assert_eq!(read("p.csv", &bom).unwrap().len(), 2);
+        assert_eq!(sniff_delimiter("a\tb\tc"), b'\t');
+        assert_eq!(sniff_delimiter("a,\"b;c;d\""), b',');
+        assert!(read("p.csv", b"\x81\x20").is_err());
+    }
+
+    #[test]
+    fn csv_line_numbers_skip_blank_lines_and_follow_quotes() {
+        let text = "title\n\ncode,name\n\"a\nb\",x\nc,y\n";
+        let rows = read("d.csv", text.as_bytes()).unwrap();
+        let lines: Vec<_> = rows.iter().map(|r| r.0.clone()).collect();
+        assert_eq!(
+            lines,
+            [
+                Location::Line(1),
+                Location::Line(3),
+                Location::Line(4),
+                Location::Line(6)
+            ]
+        );
+    }
+
+    #[test]
+    fn xlsx_rows_keep_their_numbers_and_types() {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        wb.add_worksheet().set_name("说明").unwrap();
+        let ws = wb.add_worksheet();
+        ws.set_name("平台名录").unwrap();
+        ws.write(0, 1, "登记日期").unwrap();
+        let fmt = Format::new().set_num_format("yyyy-mm-dd");
+        ws.write_datetime_with_format(1, 1, ExcelDateTime::from_ymd(2020, 2, 29).unwrap(), &fmt)
+            .unwrap();
+        ws.write(1, 2, 110108).unwrap();
+        let rows = read("p.xlsx", &wb.save_to_buffer().unwrap()).unwrap();
+        assert_eq!(
+            rows[1].0,
+            Location::Row {
+                sheet: "平台名录".into(),
+                row: 2
+            }
+        );
+        assert_eq!(
+            rows[1].1[1],
+            Cell::Date(Date::from_calendar_date(2020, Month::February, 29).unwrap())
+        );
+        assert_eq!(rows[1].1[2].text().as_deref(), Some("110108"));
+    }
+
+    #[test]
+    fn other_extensions_are_refused() {
+        let p = read("p.json", b"{}").unwrap_err();
+        assert!(p[0].en.contains(".csv or .xlsx"), "{p:?}");
+    }
+}

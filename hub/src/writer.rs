@@ -1,0 +1,711 @@
+//! Group commit: many reports per ClickHouse insert, each RPC acknowledged only once its batch
+//! is stored.
+//!
+//! ```text
+//!  RPC ─ admit() ──(intake: ≤ queue_capacity reports, ≤ queue_bytes)── lookups, rules ─┐
+//!                 └─ full: RESOURCE_EXHAUSTED + RetryInfo                            │
+//!  RPC ◀── ack (oneshot) ◀── writer task: batch ≤ max_batch_reports / _bytes / _delay ◀┘ store()
+//!                              one INSERT per table, then the audit rows, then the next batch
+//! ```
+//!
+//! - **Intake bound.** [`Writer::admit`] is the first thing a report RPC does after
+//!   authentication. It takes one report slot and the report's encoded size from two
+//!   semaphores and holds them until the RPC returns, so the reports the hub holds in memory
+//!   (being checked, queued or flushed) never exceed `queue_capacity` nor `queue_bytes`.
+//!   When either is exhausted the RPC is refused at once with `RESOURCE_EXHAUSTED` and a
+//!   `RetryInfo` hint sized to drain the queue, with jitter so that thousands of agents do not
+//!   come back in the same second.
+//! - **Batching.** The writer task takes the first queued report, then everything already
+//!   queued, then waits at most `max_delay` for more, up to `max_batch_reports` reports or
+//!   `max_batch_bytes` encoded bytes. At most `flushes_in_flight` (1) flushes run at a time:
+//!   while they run, reports queue up and form the next, larger batch, so batches grow with
+//!   load (and the number of ClickHouse parts per second stays small) without a tuned delay.
+//! - **Own thread.** The writer and the lookup collector run on an [`IngestRuntime`], a
+//!   dedicated OS thread, not among the thousands of RPC and TLS tasks of the main runtime: the
+//!   bottleneck of ingestion gets a fair share of the CPU from the kernel instead of one slot in
+//!   a long run queue.
+//! - **Acknowledgement.** A flush stores the batch with [`Store::insert_reports`] (one
+//!   `INSERT` per table) and only then answers each waiting RPC. If ClickHouse fails, every
+//!   RPC of the batch gets `UNAVAILABLE` with a retry hint; agents keep the report in their
+//!   outbox (they delete only on a receipt) and send it again. A partly written batch is
+//!   harmless: resending collapses by `report_id` (see `store::migrations`).
+//! - **Audit.** Accepted reports carry their audit entry through the batch (its outcome becomes
+//!   `deferred` if the batch fails); refusals send theirs with [`Writer::audit`]. The audit rows
+//!   are inserted right after the batch's reports. A failed audit insert is kept and retried
+//!   with the next flush. Audit entries have their own bound (4 × `queue_capacity`, at least
+//!   20 000): refusals wait up to 5 s for room, deferrals (busy, unavailable) never wait; an
+//!   entry that finds no room, or a backlog beyond the bound while ClickHouse is down, is
+//!   dropped and counted in `sme_hub_audit_dropped_total`.
+//! - **Shutdown.** [`WriterTask::drain`] refuses new work, flushes everything queued (reports
+//!   and audit entries), and returns.
+//!
+//! **Crash window.** Data is durable once acknowledged. A crash (not a graceful stop) loses
+//! what was only in memory: reports not yet acknowledged (their agents never got a receipt, so
+//! they resend), and audit entries not yet inserted — at most one batch delay plus one flush of
+//! refusals, and the audit rows of the batch whose reports were stored just before the crash
+//! (those reports stay in `reports`, with their receipt time).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::http::Metrics;
+use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError};
+
+/// Retry hint when ClickHouse is unavailable or the hub is stopping.
+pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
+/// Shortest and longest hint when the intake is full.
+const MIN_BUSY_RETRY: Duration = Duration::from_secs(1);
+const MAX_BUSY_RETRY: Duration = Duration::from_secs(120);
+/// How long a refusal waits for room in the audit queue before its entry is dropped.
+const AUDIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Tuning of the writer (`[writer]` in the hub config).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterSettings {
+    /// Most reports in one flush.
+    pub max_batch_reports: usize,
+    /// Most encoded report bytes in one flush.
+    pub max_batch_bytes: usize,
+    /// Longest a report waits for companions before its batch is flushed anyway.
+    pub max_delay: Duration,
+    /// Most reports the hub holds at once (being checked, queued or being flushed).
+    pub queue_capacity: usize,
+    /// Most encoded report bytes the hub holds at once.
+    pub queue_bytes: usize,
+    /// Batches being stored at the same time. One (the default) makes the largest batches:
+    /// on ClickHouse 18.16 every insert writes two files per column and table, so the number
+    /// of inserts, not of rows, is what costs (see docs/benchmarks.md).
+    pub flushes_in_flight: usize,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_reports: 2_000,
+            max_batch_bytes: 32 << 20,
+            max_delay: Duration::from_millis(10),
+            queue_capacity: 10_000,
+            queue_bytes: 256 << 20,
+            flushes_in_flight: 1,
+        }
+    }
+}
+
+/// Why a report was not stored. Every case but `Invalid` is worth retrying unchanged.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// The intake is full.
+    #[error(
+        "the hub is busy: {queued} reports are waiting to be stored; your report was not \
+         stored, retry in {} s",
+        retry_after.as_secs()
+    )]
+    Busy {
+        queued: usize,
+        retry_after: Duration,
+    },
+    /// ClickHouse did not take the batch.
+    #[error(
+        "the hub cannot store reports right now ({reason}); your report was not stored, retry \
+         later"
+    )]
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
+    /// The hub is stopping.
+    #[error("the hub is shutting down; your report was not stored, retry later")]
+    ShuttingDown { retry_after: Duration },
+    /// The report cannot be turned into rows (a bug: the rules should have rejected it).
+    #[error("the hub could not store this report: {0}")]
+    Invalid(String),
+}
+
+impl WriteError {
+    /// The retry hint, if retrying is right.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Busy { retry_after, .. }
+            | Self::Unavailable { retry_after, .. }
+            | Self::ShuttingDown { retry_after } => Some(*retry_after),
+            Self::Invalid(_) => None,
+        }
+    }
+
+    /// The `reason` label of `sme_hub_reports_deferred_total`.
+    pub fn metric_reason(&self) -> &'static str {
+        match self {
+            Self::Busy { .. } => "queue_full",
+            Self::Unavailable { .. } => "store_unavailable",
+            Self::ShuttingDown { .. } => "shutting_down",
+            Self::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// A report's place in the intake; released when the RPC finishes.
+#[derive(Debug)]
+pub struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+    bytes: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.metrics.queue_reports.add(-1);
+        self.metrics.queue_bytes.add(-(self.bytes as i64));
+    }
+}
+
+// === impl Writer ===
+
+/// The RPC side of the writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Writer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: WriterSettings,
+    metrics: Arc<Metrics>,
+    slots: Arc<Semaphore>,
+    kib: Arc<Semaphore>,
+    audit_slots: Arc<Semaphore>,
+    tx: mpsc::UnboundedSender<Item>,
+    closed: AtomicBool,
+    /// Exponential moving average of flush time per report, nanoseconds (for retry hints).
+    ns_per_report: AtomicU64,
+}
+
+enum Item {
+    Report(Box<Pending>),
+    Audit(Box<AuditEntry>, OwnedSemaphorePermit),
+}
+
+struct Pending {
+    report: AcceptedReport,
+    audit: AuditEntry,
+    bytes: usize,
+    ack: oneshot::Sender<Result<(), WriteError>>,
+}
+
+/// Modes of the writer task.
+const NORMAL: u8 = 0;
+/// Flush as soon as a batch has anything: a shutdown has begun.
+const HURRY: u8 = 1;
+/// Flush everything queued, then stop.
+const CLOSING: u8 = 2;
+
+/// The writer's task; see [`WriterTask::hurry`] and [`WriterTask::drain`].
+pub struct WriterTask {
+    close: watch::Sender<u8>,
+    task: JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+// === impl IngestRuntime ===
+
+/// A dedicated thread (one-worker tokio runtime) for the writer and the lookup collector.
+pub struct IngestRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl IngestRuntime {
+    /// Starts the thread.
+    pub fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("sme-ingest")
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Where to spawn ingestion tasks.
+    pub fn handle(&self) -> tokio::runtime::Handle {
+        self.runtime
+            .as_ref()
+            .expect("running until dropped")
+            .handle()
+            .clone()
+    }
+}
+
+impl Drop for IngestRuntime {
+    fn drop(&mut self) {
+        // Safe in async contexts too; the writer has been drained by then.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Writer {
+    /// Starts the writer task on `runtime` (see [`IngestRuntime`]).
+    pub fn spawn(
+        runtime: &tokio::runtime::Handle,
+        store: Store,
+        settings: WriterSettings,
+        metrics: Arc<Metrics>,
+    ) -> (Writer, WriterTask) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (close, close_rx) = watch::channel(NORMAL);
+        let kib = settings.queue_bytes.div_ceil(1024).max(1);
+        let shared = Arc::new(Shared {
+            slots: Arc::new(Semaphore::new(settings.queue_capacity)),
+            kib: Arc::new(Semaphore::new(kib)),
+            audit_slots: Arc::new(Semaphore::new(audit_capacity(&settings))),
+            settings,
+            metrics,
+            tx,
+            closed: AtomicBool::new(false),
+            ns_per_report: AtomicU64::new(100_000),
+        });
+        let task = runtime.spawn(run(rx, store, shared.clone(), close_rx));
+        (
+            Writer {
+                shared: shared.clone(),
+            },
+            WriterTask {
+                close,
+                task,
+                shared,
+            },
+        )
+    }
+
+    /// Reserves room for a report of `encoded_len` bytes, or refuses at once when the intake
+    /// is full (nothing waits here: waiting would only move the queue into memory elsewhere).
+    pub fn admit(&self, encoded_len: usize) -> Result<Admission, WriteError> {
+        let s = &self.shared;
+        if s.closed.load(Ordering::SeqCst) {
+            return Err(WriteError::ShuttingDown {
+                retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
+            });
+        }
+        let kib = u32::try_from(encoded_len.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        let slot = s.slots.clone().try_acquire_owned();
+        let bytes = s.kib.clone().try_acquire_many_owned(kib);
+        match (slot, bytes) {
+            (Ok(slot), Ok(bytes)) => {
+                s.metrics.queue_reports.add(1);
+                s.metrics.queue_bytes.add(encoded_len as i64);
+                Ok(Admission {
+                    _slot: slot,
+                    _bytes: bytes,
+                    bytes: encoded_len,
+                    metrics: s.metrics.clone(),
+                })
+            }
+            _ => {
+                let queued = s.settings.queue_capacity - s.slots.available_permits();
+                Err(WriteError::Busy {
+                    queued,
+                    retry_after: self.busy_retry_after(queued),
+                })
+            }
+        }
+    }
+
+    /// Queues an accepted report with its audit entry and waits until its batch is stored.
+    pub async fn store(
+        &self,
+        _admission: &Admission,
+        report: AcceptedReport,
+        audit: AuditEntry,
+        encoded_len: usize,
+    ) -> Result<(), WriteError> {
+        let s = &self.shared;
+        let shutting_down = || WriteError::ShuttingDown {
+            retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
+        };
+        if s.closed.load(Ordering::SeqCst) {
+            return Err(shutting_down());
+        }
+        let (ack, done) = oneshot::channel();
+        let item = Item::Report(Box::new(Pending {
+            report,
+            audit,
+            bytes: encoded_len,
+            ack,
+        }));
+        s.metrics.pending_reports.add(1);
+        if s.tx.send(item).is_err() {
+            s.metrics.pending_reports.add(-1);
+            return Err(shutting_down());
+        }
+        // A dropped sender means the writer stopped before flushing it.
+        let result = done.await.unwrap_or_else(|_| Err(shutting_down()));
+        s.metrics.pending_reports.add(-1);
+        result
+    }
+
+    /// Queues the audit entry of a submission that was not stored. Waits a little for room
+    /// when the audit queue is full, then drops the entry (counted).
+    pub async fn audit(&self, entry: AuditEntry) {
+        let s = &self.shared;
+        let permit =
+            match tokio::time::timeout(AUDIT_WAIT, s.audit_slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    s.metrics.audit_dropped.inc();
+                    tracing::warn!(report_id = %entry.report_id, "audit queue full; entry dropped");
+                    return;
+                }
+            };
+        if s.tx.send(Item::Audit(Box::new(entry), permit)).is_err() {
+            s.metrics.audit_dropped.inc();
+        }
+    }
+
+    /// [`Writer::audit`] without waiting: drops (and counts) the entry when the audit queue is
+    /// full. For deferrals, whose "retry later" answer must not wait.
+    pub fn try_audit(&self, entry: AuditEntry) {
+        let s = &self.shared;
+        match s.audit_slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                if s.tx.send(Item::Audit(Box::new(entry), permit)).is_err() {
+                    s.metrics.audit_dropped.inc();
+                }
+            }
+            Err(_) => s.metrics.audit_dropped.inc(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &WriterSettings {
+        &self.shared.settings
+    }
+
+    /// A hint long enough for `queued` reports to drain at the recent flush rate, with up to
+    /// 50 % jitter.
+    fn busy_retry_after(&self, queued: usize) -> Duration {
+        let per_report = Duration::from_nanos(self.shared.ns_per_report.load(Ordering::Relaxed));
+        let drain = per_report.saturating_mul(u32::try_from(queued).unwrap_or(u32::MAX));
+        jitter(drain.clamp(MIN_BUSY_RETRY, MAX_BUSY_RETRY))
+    }
+}
+
+/// Audit entries (a few hundred bytes each) queued at most: a deferral or rejection storm
+/// must not crowd them out as quickly as reports.
+fn audit_capacity(settings: &WriterSettings) -> usize {
+    settings.queue_capacity.saturating_mul(4).max(20_000)
+}
+
+/// `d` plus up to 50 % of random jitter, in whole milliseconds.
+fn jitter(d: Duration) -> Duration {
+    let extra = rand::rng().random_range(0..=d.as_millis() as u64 / 2);
+    Duration::from_millis(d.as_millis() as u64 + extra)
+}
+
+// === impl WriterTask ===
+
+impl WriterTask {
+    /// Stops waiting for companions: every batch is flushed as soon as it has anything. Reports
+    /// are still taken (calls in flight finish normally). The first step of a shutdown.
+    pub fn hurry(&self) {
+        self.close.send_if_modified(|mode| {
+            let changed = *mode == NORMAL;
+            *mode = (*mode).max(HURRY);
+            changed
+        });
+    }
+
+    /// Refuses new reports, flushes everything queued, and waits for the task to end.
+    pub async fn drain(self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        let _ = self.close.send(CLOSING);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "writer task panicked");
+        }
+    }
+}
+
+/// A batch being assembled: `reports[i]` belongs to `waiters[i]`.
+#[derive(Default)]
+struct Batch {
+    reports: Vec<AcceptedReport>,
+    waiters: Vec<Waiter>,
+    audits: Vec<AuditEntry>,
+    bytes: usize,
+    /// Audit permits, released once the batch's audit rows are handled.
+    permits: Vec<OwnedSemaphorePermit>,
+}
+
+/// The RPC waiting for a report of the batch.
+struct Waiter {
+    audit: AuditEntry,
+    ack: oneshot::Sender<Result<(), WriteError>>,
+}
+
+impl Batch {
+    fn push(&mut self, item: Item) {
+        match item {
+            Item::Report(p) => {
+                let p = *p;
+                self.bytes += p.bytes;
+                self.reports.push(p.report);
+                self.waiters.push(Waiter {
+                    audit: p.audit,
+                    ack: p.ack,
+                });
+            }
+            Item::Audit(entry, permit) => {
+                self.audits.push(*entry);
+                self.permits.push(permit);
+            }
+        }
+    }
+
+    fn is_full(&self, s: &WriterSettings) -> bool {
+        self.reports.len() >= s.max_batch_reports
+            || self.bytes >= s.max_batch_bytes
+            || self.audits.len() >= s.max_batch_reports * 4
+    }
+}
+
+/// The writer task: assemble a batch, flush it, repeat; drain on close.
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Item>,
+    store: Store,
+    shared: Arc<Shared>,
+    mut close: watch::Receiver<u8>,
+) {
+    let settings = shared.settings.clone();
+    let backlog: Arc<tokio::sync::Mutex<Vec<AuditEntry>>> = Arc::default();
+    let flushes = settings.flushes_in_flight.max(1);
+    let in_flight = Arc::new(Semaphore::new(flushes));
+    // The WriterTask was dropped without a drain: drain anyway, and do not spin on `changed`.
+    let mut orphaned = false;
+    let mode_of = |close: &mut watch::Receiver<u8>, orphaned: bool| {
+        if orphaned {
+            CLOSING
+        } else {
+            *close.borrow_and_update()
+        }
+    };
+    loop {
+        // While every flush slot is busy, reports queue up and the next batch grows.
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let mut mode = mode_of(&mut close, orphaned);
+        let mut batch = Batch::default();
+        // The first item: wait for it, unless draining.
+        let first = if mode == CLOSING {
+            rx.try_recv().ok()
+        } else {
+            tokio::select! {
+                item = rx.recv() => item,
+                changed = close.changed() => {
+                    orphaned |= changed.is_err();
+                    continue;
+                }
+            }
+        };
+        match first {
+            Some(item) => batch.push(item),
+            // Draining and nothing left, or every sender gone.
+            None => {
+                drop(permit);
+                let _all = in_flight
+                    .acquire_many(flushes as u32)
+                    .await
+                    .expect("the semaphore is never closed");
+                let mut backlog = backlog.lock().await;
+                if !backlog.is_empty() {
+                    flush_audit(&store, &shared, &mut backlog, Vec::new()).await;
+                }
+                tracing::info!("writer drained");
+                return;
+            }
+        }
+        let deadline = Instant::now() + settings.max_delay;
+        while !batch.is_full(&settings) {
+            match rx.try_recv() {
+                Ok(item) => {
+                    batch.push(item);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Empty) if mode == NORMAL => {}
+                Err(_) => break,
+            }
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(item) => batch.push(item),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+                changed = close.changed(), if !orphaned => {
+                    orphaned |= changed.is_err();
+                    mode = mode_of(&mut close, orphaned);
+                }
+            }
+        }
+        let (store, shared, backlog) = (store.clone(), shared.clone(), backlog.clone());
+        tokio::spawn(async move {
+            flush(&store, &shared, batch, &backlog).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Stores a batch's reports, answers their RPCs, then stores the audit rows.
+async fn flush(
+    store: &Store,
+    shared: &Shared,
+    batch: Batch,
+    backlog: &tokio::sync::Mutex<Vec<AuditEntry>>,
+) {
+    let metrics = &shared.metrics;
+    let Batch {
+        mut reports,
+        mut waiters,
+        audits: mut audit_rows,
+        permits,
+        ..
+    } = batch;
+    if !reports.is_empty() {
+        let started = Instant::now();
+        let n = reports.len();
+        let rows: usize = reports
+            .iter()
+            .map(|r| 1 + r.report.volumes.len() + r.report.service_records.len())
+            .sum();
+        let result = loop {
+            match store.insert_reports(&reports).await {
+                Err(StoreError::InvalidReport {
+                    report_id,
+                    field,
+                    reason,
+                }) => {
+                    // Should never happen (the rules reject such reports): fail that report
+                    // alone and store the others.
+                    tracing::error!(%report_id, %field, %reason, "unstorable report in a batch");
+                    let error = WriteError::Invalid(format!("{field}: {reason}"));
+                    let Some(i) = reports.iter().position(|r| r.report.report_id == report_id)
+                    else {
+                        break Err(error);
+                    };
+                    reports.swap_remove(i);
+                    let bad = waiters.swap_remove(i);
+                    let mut audit = bad.audit;
+                    audit.outcome = AuditOutcome::Rejected;
+                    audit.status_code = tonic::Code::Internal as i32;
+                    audit_rows.push(audit);
+                    let _ = bad.ack.send(Err(error));
+                    if reports.is_empty() {
+                        break Ok(());
+                    }
+                }
+                Err(e) => {
+                    break Err(WriteError::Unavailable {
+                        reason: e.to_string(),
+                        retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
+                    })
+                }
+                Ok(()) => break Ok(()),
+            }
+        };
+        drop(reports);
+        let elapsed = started.elapsed();
+        metrics.insert_seconds.observe_duration(elapsed);
+        metrics.batch_reports.observe(n as f64);
+        metrics.batch_rows.observe(rows as f64);
+        match &result {
+            Ok(()) => {
+                // Moving average (1/8 weight) of the cost per report, for busy hints.
+                let per = (elapsed.as_nanos() / n as u128) as u64;
+                let old = shared.ns_per_report.load(Ordering::Relaxed);
+                shared
+                    .ns_per_report
+                    .store(old - old / 8 + per / 8, Ordering::Relaxed);
+                tracing::debug!(reports = n, rows, ?elapsed, "batch stored");
+            }
+            Err(e) => {
+                metrics.flush_failures.inc();
+                tracing::warn!(reports = n, error = %e, "batch not stored; its agents will retry");
+            }
+        }
+        for w in waiters {
+            let mut audit = w.audit;
+            if let Err(e) = &result {
+                audit.outcome = AuditOutcome::Deferred;
+                audit.status_code = tonic::Code::Unavailable as i32;
+                audit.rule_ids.clear();
+                let _ = w.ack.send(Err(e.clone()));
+            } else {
+                let _ = w.ack.send(Ok(()));
+            }
+            audit_rows.push(audit);
+        }
+    }
+    flush_audit(store, shared, &mut *backlog.lock().await, audit_rows).await;
+    drop(permits);
+}
+
+/// Inserts `rows` after any backlog; on failure keeps them (bounded) for the next flush.
+async fn flush_audit(
+    store: &Store,
+    shared: &Shared,
+    backlog: &mut Vec<AuditEntry>,
+    rows: Vec<AuditEntry>,
+) {
+    backlog.extend(rows);
+    if backlog.is_empty() {
+        return;
+    }
+    match store.insert_audit(backlog).await {
+        Ok(()) => backlog.clear(),
+        Err(e) => {
+            let limit = audit_capacity(&shared.settings);
+            if backlog.len() > limit {
+                let dropped = backlog.len() - limit;
+                backlog.drain(..dropped);
+                shared.metrics.audit_dropped.add(dropped as u64);
+                tracing::error!(dropped, error = %e, "audit backlog full; oldest entries dropped");
+            } else {
+                tracing::warn!(kept = backlog.len(), error = %e, "audit rows not stored; retrying with the next flush");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_adds_at_most_half() {
+        for _ in 0..100 {
+            let d = jitter(Duration::from_secs(2));
+            assert!(
+                d >= Duration::from_secs(2) && d <= Duration::from_secs(3),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_say_what_to_do() {
+        let busy = WriteError::Busy {
+            queued: 10,
+            retry_after: Duration::from_secs(3),
+        };
+        assert!(busy.to_string().contains("retry in 3 s"), "{busy}");
+        assert_eq!(busy.metric_reason(), "queue_full");
+        assert!(WriteError::Invalid("x".into()).retry_after().is_none());
+    }
+}
