@@ -456,6 +456,22 @@ impl Hub {
         }
         let report_id = report_id.expect("rules reject a report_id that is not a UUID");
 
+        if found.revision_taken_by == Some(report_id) {
+            // This very report was stored between the two halves of the lookup (a copy sent by
+            // another hub process, or before a restart): it is a replay.
+            return match self
+                .inner
+                .store
+                .find_receipt(report_id)
+                .await
+                .map_err(unavailable)?
+            {
+                Some(stored) => Ok((replay_receipt(stored), true)),
+                None => Err(unavailable(
+                    "this report is being stored by another request right now",
+                )),
+            };
+        }
         if let Some(existing) = found.revision_taken_by {
             return Err(Refusal::AlreadyExists(format!(
                 "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
@@ -476,10 +492,13 @@ impl Hub {
         };
         let mut entry = audit.take().expect("the audit entry is taken once");
         entry.rule_ids = verdict.flags.iter().map(|f| f.rule_id.clone()).collect();
+        // The locks and the intake slot go with the report: should the caller give up (client
+        // timeout), they are released only once the writer has stored it, so a resend waits
+        // for it and gets its receipt instead of storing it a second time.
         self.inner
             .ingest
             .writer
-            .store(&admission, accepted, entry, encoded_len)
+            .store(accepted, entry, encoded_len, (admission, _guards))
             .await
             .map_err(Refusal::Write)?;
         let mut receipt = receipt_header(Some(report));

@@ -195,6 +195,7 @@ struct Pending {
     audit: AuditEntry,
     bytes: usize,
     ack: oneshot::Sender<Result<(), WriteError>>,
+    hold: Box<dyn Send>,
 }
 
 /// Modes of the writer task.
@@ -318,12 +319,17 @@ impl Writer {
     }
 
     /// Queues an accepted report with its audit entry and waits until its batch is stored.
+    ///
+    /// `hold` (the report's [`Admission`], its locks) is kept with the report and dropped
+    /// only after its batch was stored or failed — not when this future is dropped because
+    /// the caller went away — so the intake bound and the report's locks cover the report for
+    /// as long as the hub holds it.
     pub async fn store(
         &self,
-        _admission: &Admission,
         report: AcceptedReport,
         audit: AuditEntry,
         encoded_len: usize,
+        hold: impl Send + 'static,
     ) -> Result<(), WriteError> {
         let s = &self.shared;
         let shutting_down = || WriteError::ShuttingDown {
@@ -338,16 +344,16 @@ impl Writer {
             audit,
             bytes: encoded_len,
             ack,
+            hold: Box::new(hold),
         }));
         s.metrics.pending_reports.add(1);
         if s.tx.send(item).is_err() {
             s.metrics.pending_reports.add(-1);
             return Err(shutting_down());
         }
-        // A dropped sender means the writer stopped before flushing it.
-        let result = done.await.unwrap_or_else(|_| Err(shutting_down()));
-        s.metrics.pending_reports.add(-1);
-        result
+        // A dropped sender means the writer stopped before flushing it. The writer counts the
+        // report out of `pending_reports` when it answers (this future may be dropped).
+        done.await.unwrap_or_else(|_| Err(shutting_down()))
     }
 
     /// Queues the audit entry of a submission that was not stored. Waits a little for room
@@ -442,10 +448,12 @@ struct Batch {
     permits: Vec<OwnedSemaphorePermit>,
 }
 
-/// The RPC waiting for a report of the batch.
+/// The RPC waiting for a report of the batch, and what to release once it is answered.
 struct Waiter {
     audit: AuditEntry,
     ack: oneshot::Sender<Result<(), WriteError>>,
+    /// Released (dropped) after the answer.
+    _hold: Box<dyn Send>,
 }
 
 impl Batch {
@@ -458,6 +466,7 @@ impl Batch {
                 self.waiters.push(Waiter {
                     audit: p.audit,
                     ack: p.ack,
+                    _hold: p.hold,
                 });
             }
             Item::Audit(entry, permit) => {
@@ -606,6 +615,7 @@ async fn flush(
                     audit.status_code = tonic::Code::Internal as i32;
                     audit_rows.push(audit);
                     let _ = bad.ack.send(Err(error));
+                    metrics.pending_reports.add(-1);
                     if reports.is_empty() {
                         break Ok(());
                     }
@@ -649,6 +659,7 @@ async fn flush(
             } else {
                 let _ = w.ack.send(Ok(()));
             }
+            metrics.pending_reports.add(-1);
             audit_rows.push(audit);
         }
     }

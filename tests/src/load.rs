@@ -337,6 +337,7 @@ async fn run_agent(address: &HubAddress, agent: SimAgent, cfg: &LoadConfig) -> V
                             | Code::Unavailable
                             | Code::Unknown
                             | Code::Cancelled
+                            | Code::DeadlineExceeded
                     );
                     if !retryable || attempt >= cfg.max_attempts {
                         let rules = sme_proto::status::violations(&status)
@@ -558,39 +559,55 @@ pub async fn verify(
         }
     }
 
-    // Audit: every final answer has its entry (deferred attempts may add more).
+    // Audit: every final answer has its entry (deferred attempts may add more), and every
+    // stored report exactly one `accepted` entry. Audit rows are written right after the
+    // answers (writer.rs), so give the hub a bounded moment to catch up.
     let started = time::OffsetDateTime::now_utc() - report.elapsed - time::Duration::minutes(2);
-    let audit: Vec<AuditRow> = client
-        .query(
-            "SELECT report_id, toString(outcome) AS outcome FROM audit WHERE received_at >= toDateTime(?)",
-        )
-        .bind(started.unix_timestamp())
-        .fetch_all()
-        .await?;
-    let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
-    for row in &audit {
-        if ids.contains(row.report_id.as_str()) {
-            by_id
-                .entry(row.report_id.as_str())
-                .or_default()
-                .push(row.outcome.as_str());
-            v.audit_rows += 1;
+    let mut audit_problems = Vec::new();
+    for attempt in 0..30 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let audit: Vec<AuditRow> = client
+            .query(
+                "SELECT report_id, toString(outcome) AS outcome FROM audit WHERE received_at >= toDateTime(?)",
+            )
+            .bind(started.unix_timestamp())
+            .fetch_all()
+            .await?;
+        let mut by_id: HashMap<&str, Vec<&str>> = HashMap::new();
+        v.audit_rows = 0;
+        for row in &audit {
+            if ids.contains(row.report_id.as_str()) {
+                by_id
+                    .entry(row.report_id.as_str())
+                    .or_default()
+                    .push(row.outcome.as_str());
+                v.audit_rows += 1;
+            }
+        }
+        audit_problems.clear();
+        for s in &report.sent {
+            let outcomes = by_id.get(s.report_id.as_str()).cloned().unwrap_or_default();
+            let count = |o: &str| outcomes.iter().filter(|x| **x == o).count();
+            let ok = match s.outcome {
+                Ok(false) => count("accepted") == 1,
+                Ok(true) => count("accepted") == 1 && count("duplicate") >= 1,
+                Err(_) => count("rejected") >= 1 && count("accepted") == 0,
+            };
+            if !ok {
+                audit_problems.push(format!(
+                    "report {} ({:?}) has audit outcomes {outcomes:?}",
+                    s.report_id, s.outcome
+                ));
+            }
+        }
+        if audit_problems.is_empty() {
+            break;
         }
     }
-    for s in &report.sent {
-        let outcomes = by_id.get(s.report_id.as_str()).cloned().unwrap_or_default();
-        let want = match s.outcome {
-            Ok(false) => "accepted",
-            Ok(true) => "duplicate",
-            Err(_) => "rejected",
-        };
-        let n = outcomes.iter().filter(|o| **o == want).count();
-        if n != 1 && !(want != "accepted" && n >= 1) {
-            note(format!(
-                "report {} has audit outcomes {outcomes:?}, expected one {want}",
-                s.report_id
-            ));
-        }
+    for p in audit_problems {
+        note(p);
     }
     v.problems = problems;
     Ok(v)

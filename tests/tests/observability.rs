@@ -360,3 +360,54 @@ async fn shutdown_drains_the_writer_before_clickhouse_stops() {
     );
     ch.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_after_the_agent_gave_up_is_a_replay_not_a_second_copy() {
+    // The first attempt waits 1.5 s in the writer; the agent gives up after 200 ms and sends
+    // the same report again. The hub still stores the first; the resend must wait for it and
+    // get its receipt, not store it a second time.
+    let hub = TestHub::start_with(|c| c.writer.max_delay_ms = 1_500).await;
+    let id = platform(30);
+    let (_dir, identity) = hub.enroll(&id).await;
+    let client = hub.client(&identity.trust());
+    let report = fixtures::sample_report(&id, &last_month());
+    let mut impatient = tonic::Request::new(submit(report.clone()));
+    impatient.set_timeout(Duration::from_millis(200));
+    let status = client
+        .clone()
+        .submit_report(impatient)
+        .await
+        .expect_err("the agent gave up");
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    let metrics = hub.running().metrics.clone();
+    assert_eq!(
+        metrics.pending_reports.get(),
+        1,
+        "the abandoned report is still held"
+    );
+
+    let receipt = client
+        .clone()
+        .submit_report(submit(report.clone()))
+        .await
+        .expect("the resend gets a receipt")
+        .into_inner()
+        .receipt
+        .unwrap();
+    assert!(receipt.replay, "{receipt:?}");
+    let rows: u64 = hub
+        .store()
+        .client()
+        .query("SELECT count() FROM reports WHERE report_id = toUUID(?)")
+        .bind(&report.report_id)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(metrics.pending_reports.get(), 0);
+    assert_eq!(metrics.queue_reports.get(), 0);
+    hub.stop().await;
+}

@@ -57,7 +57,7 @@ struct Cli {
     #[arg(long)]
     max_delay_ms: Option<u64>,
     /// Agents sent to a second hub configured as the naive design (one insert per report).
-    #[arg(long, default_value_t = 3_000)]
+    #[arg(long, default_value_t = 1_000)]
     naive_hub_agents: usize,
 }
 
