@@ -150,12 +150,17 @@ pub struct WriterConfig {
     pub max_batch_bytes: usize,
     /// Longest a report waits for companions before its batch is flushed, milliseconds.
     pub max_delay_ms: u64,
+    /// Shortest time between the starts of two flushes, milliseconds (0: none).
+    pub min_flush_interval_ms: u64,
     /// Most reports the hub holds at once; beyond, RESOURCE_EXHAUSTED with a retry hint.
     pub queue_capacity: usize,
     /// Most encoded report bytes the hub holds at once; beyond, RESOURCE_EXHAUSTED.
     pub queue_bytes: usize,
     /// Batches stored at the same time (1 keeps inserts strictly in order).
     pub flushes_in_flight: usize,
+    /// Reports of one `SyncReports` stream the hub works on at the same time: how much of the
+    /// intake one draining agent can take (an agent opens a few streams).
+    pub stream_concurrency: usize,
 }
 
 /// `[pki]`
@@ -236,9 +241,11 @@ impl Default for WriterConfig {
             max_batch_reports: d.max_batch_reports,
             max_batch_bytes: d.max_batch_bytes,
             max_delay_ms: d.max_delay.as_millis() as u64,
+            min_flush_interval_ms: d.min_flush_interval.as_millis() as u64,
             queue_capacity: d.queue_capacity,
             queue_bytes: d.queue_bytes,
             flushes_in_flight: d.flushes_in_flight,
+            stream_concurrency: crate::service::DEFAULT_STREAM_CONCURRENCY,
         }
     }
 }
@@ -250,6 +257,7 @@ impl WriterConfig {
             max_batch_reports: self.max_batch_reports,
             max_batch_bytes: self.max_batch_bytes,
             max_delay: std::time::Duration::from_millis(self.max_delay_ms),
+            min_flush_interval: std::time::Duration::from_millis(self.min_flush_interval_ms),
             queue_capacity: self.queue_capacity,
             queue_bytes: self.queue_bytes,
             flushes_in_flight: self.flushes_in_flight,
@@ -410,10 +418,22 @@ impl HubConfig {
                 "must be at most 10000 (agents wait this long for a receipt)".into(),
             );
         }
+        if w.min_flush_interval_ms > 10_000 {
+            return invalid(
+                "writer.min_flush_interval_ms",
+                "must be at most 10000 (agents wait this long for a receipt)".into(),
+            );
+        }
         if !(1..=16).contains(&w.flushes_in_flight) {
             return invalid(
                 "writer.flushes_in_flight",
                 "must be between 1 and 16".into(),
+            );
+        }
+        if !(1..=10_000).contains(&w.stream_concurrency) {
+            return invalid(
+                "writer.stream_concurrency",
+                format!("must be 1 to 10000, not {}", w.stream_concurrency),
             );
         }
         if w.queue_capacity == 0 {

@@ -21,11 +21,11 @@ use tokio::time::Instant;
 use crate::store::{migrations::CURRENT_REPORT_RANK, Store, StoreError};
 
 /// Longest a lookup waits for companions.
-const MAX_DELAY: Duration = Duration::from_millis(2);
+const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Most keys in one query (keeps the query text well under `max_query_size`).
 const MAX_KEYS: usize = 500;
-/// Batches queried at the same time.
-const MAX_IN_FLIGHT: usize = 4;
+/// Batches queried at the same time (one: see `lookup.rs`).
+const MAX_IN_FLIGHT: usize = 1;
 /// Lookups waiting to be batched; senders wait beyond this.
 const CHANNEL_CAPACITY: usize = 4_096;
 
@@ -172,7 +172,8 @@ pub async fn totals(store: &Store, keys: &[&Key]) -> Result<HashMap<Key, u64>, S
              GROUP BY platform_id, period, function)
          GROUP BY platform_id, period"
     );
-    let mut query = store.client().query(&sql);
+    // Primary-key ranges of a few platforms: threads cost more than they save.
+    let mut query = store.client().query(&sql).with_setting("max_threads", "1");
     for _ in 0..2 {
         for (platform, period) in &keys {
             query = query.bind(platform.as_str()).bind(period.as_str());

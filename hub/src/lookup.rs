@@ -25,8 +25,10 @@ use crate::store::{LookupKey, Store, StoreError, StoredReceipt, MAX_LOOKUP_KEYS}
 
 /// Longest a lookup waits for companions.
 const MAX_DELAY: Duration = Duration::from_millis(10);
-/// Batches queried at the same time.
-const MAX_IN_FLIGHT: usize = 3;
+/// Batches queried at the same time. One: while it runs, the next batch grows, so under load
+/// the number of queries stays near one per query latency however many reports arrive (each
+/// query costs ClickHouse a few milliseconds of analysis whatever its size).
+const MAX_IN_FLIGHT: usize = 1;
 /// Lookups waiting to be batched; senders wait beyond this (the writer's intake already bounds
 /// how many reports are in the hub, so this is rarely reached).
 const CHANNEL_CAPACITY: usize = 4_096;

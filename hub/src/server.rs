@@ -191,6 +191,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         instance: format!("{}:{}", hostname(), std::process::id()),
         clock: cfg.clock.clone(),
         registry: cfg.registry.settings(),
+        stream_concurrency: cfg.writer.stream_concurrency,
     };
     let hub = Hub::new(store.clone(), ca, settings, ingest)?;
 

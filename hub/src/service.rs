@@ -36,8 +36,11 @@ use crate::writer::{WriteError, Writer};
 
 /// How long an agent should wait before retrying when the store is unavailable.
 const RETRY_AFTER_UNAVAILABLE: Duration = crate::writer::RETRY_AFTER_UNAVAILABLE;
-/// Reports of one `SyncReports` stream processed at the same time.
-const SYNC_CONCURRENCY: usize = 16;
+/// Reports of one `SyncReports` stream processed at the same time, unless configured
+/// (`[writer] stream_concurrency`). A draining agent's reports only batch well when many are in
+/// flight: each waits for a lookup and a flush, so a stream's throughput is about its
+/// concurrency divided by that latency (docs/benchmarks.md, "Agent footprint").
+pub const DEFAULT_STREAM_CONCURRENCY: usize = 256;
 
 /// Settings the services need beyond the store and the CA.
 #[derive(Debug, Clone)]
@@ -51,6 +54,8 @@ pub struct ServiceSettings {
     pub clock: crate::clock::Clock,
     /// Registry checks (E004).
     pub registry: crate::registry::RegistrySettings,
+    /// Reports of one `SyncReports` stream worked on at the same time.
+    pub stream_concurrency: usize,
 }
 
 /// A report the hub did not store, and why.
@@ -390,11 +395,19 @@ impl Hub {
             .map_err(Refusal::Write)?;
 
         // Replays first: a report already accepted keeps its receipt even if the rules or the
-        // calendar would judge it differently today. Both lookups go in one batched query.
+        // calendar would judge it differently today. Both lookups go in one batched query; the
+        // rule facts (E004 registry, E012 lock after reopenings, W201 previous period: see
+        // context.rs) are looked up at the same time, so a report waits for one round trip.
+        let settings = &self.inner.settings;
+        let facts_of = || {
+            self.inner
+                .facts
+                .facts(&identity.platform_id, &report.period, received_at)
+        };
         let report_id = Uuid::parse_str(&report.report_id).ok();
         let mut _guards = Vec::new();
         let mut found = crate::lookup::Found::default();
-        if let Some(id) = report_id {
+        let facts = if let Some(id) = report_id {
             _guards.push(self.lock(LockKey::Report(id)).await);
             _guards.push(
                 self.lock(LockKey::Revision(
@@ -404,18 +417,14 @@ impl Hub {
                 ))
                 .await,
             );
-            found = self
-                .inner
-                .ingest
-                .lookups
-                .find(LookupKey {
-                    report_id: id,
-                    platform_id: identity.platform_id.clone(),
-                    period: report.period.clone(),
-                    revision: report.revision,
-                })
-                .await
-                .map_err(|e| unavailable(&*e))?;
+            let lookup = self.inner.ingest.lookups.find(LookupKey {
+                report_id: id,
+                platform_id: identity.platform_id.clone(),
+                period: report.period.clone(),
+                revision: report.revision,
+            });
+            let (looked_up, facts) = tokio::join!(lookup, facts_of());
+            found = looked_up.map_err(|e| unavailable(&*e))?;
             if let Some(stored) = found.receipt.take() {
                 if stored.platform_id != identity.platform_id {
                     return Err(Refusal::PermissionDenied(vec![violation(
@@ -427,16 +436,11 @@ impl Hub {
                 }
                 return Ok((replay_receipt(stored), true));
             }
-        }
-
-        let settings = &self.inner.settings;
-        // E004 (registry), E012 (lock, after reopenings), W201 (previous period): see context.rs.
-        let facts = self
-            .inner
-            .facts
-            .facts(&identity.platform_id, &report.period, received_at)
-            .await
-            .map_err(unavailable)?;
+            facts
+        } else {
+            facts_of().await
+        };
+        let facts = facts.map_err(unavailable)?;
         let ctx = CheckContext {
             now: received_at,
             calendar: &settings.calendar,
@@ -625,7 +629,8 @@ impl ReportingService for Hub {
         }
         let peer = peer(&request);
         let inbound = request.into_inner();
-        let (tx, rx) = tokio::sync::mpsc::channel(SYNC_CONCURRENCY * 2);
+        let concurrency = self.inner.settings.stream_concurrency.max(1);
+        let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
         let hub = self.clone();
         tokio::spawn(async move {
             let mut answers = inbound
@@ -656,7 +661,7 @@ impl ReportingService for Hub {
                         }
                     }
                 })
-                .buffer_unordered(SYNC_CONCURRENCY);
+                .buffer_unordered(concurrency);
             while let Some(answer) = answers.next().await {
                 let stop = answer.is_err();
                 if tx.send(answer).await.is_err() || stop {

@@ -411,3 +411,52 @@ async fn a_resend_after_the_agent_gave_up_is_a_replay_not_a_second_copy() {
     assert_eq!(metrics.queue_reports.get(), 0);
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_right_after_a_flush_wait_for_the_minimum_flush_interval() {
+    // With `max_delay_ms = 10` alone, B and C (sent 300 ms apart) would be two inserts; the
+    // 3 s `min_flush_interval_ms` since A's flush makes them one.
+    let hub = TestHub::start_with(|c| {
+        c.writer.max_delay_ms = 10;
+        c.writer.min_flush_interval_ms = 3_000;
+    })
+    .await;
+    let id = platform(5);
+    let (_dir, identity) = hub.enroll(&id).await;
+    let client = hub.client(&identity.trust());
+    let metrics = hub.running().metrics.clone();
+    let month = last_month();
+    client
+        .clone()
+        .submit_report(submit(fixtures::sample_report(&id, &month)))
+        .await
+        .expect("A accepted");
+    assert_eq!(
+        metrics.batch_reports.count(),
+        1,
+        "A: the first flush waits for nothing"
+    );
+
+    let send = |revision: u32| {
+        let mut c = client.clone();
+        let mut r = fixtures::sample_report(&id, &month);
+        r.revision = revision;
+        tokio::spawn(async move { c.submit_report(submit(r)).await })
+    };
+    let b = send(1);
+    eventually("B waits in the writer", || {
+        metrics.pending_reports.get() == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let c = send(2);
+    b.await.unwrap().expect("B accepted");
+    c.await.unwrap().expect("C accepted");
+    assert_eq!(
+        metrics.batch_reports.count(),
+        2,
+        "B and C went into one insert"
+    );
+    assert_eq!(metrics.batch_reports.sum(), 3.0);
+    hub.stop().await;
+}

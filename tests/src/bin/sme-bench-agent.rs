@@ -47,6 +47,12 @@ struct Cli {
     /// `[delivery] streams` (SyncReports streams at the same time).
     #[arg(long, default_value_t = 4)]
     streams: usize,
+    /// The hub's `[writer] min_flush_interval_ms` (default: the hub's).
+    #[arg(long)]
+    min_flush_interval_ms: Option<u64>,
+    /// The hub's `[writer] stream_concurrency` (default: the hub's).
+    #[arg(long)]
+    stream_concurrency: Option<usize>,
     /// The agent binary (default: `sme-agent` beside this executable). The shipped build is
     /// `cargo build --profile agent -p sme-agent` → target/agent/sme-agent.
     #[arg(long)]
@@ -75,7 +81,16 @@ async fn main() -> anyhow::Result<()> {
     let binary_size = std::fs::metadata(&agent_bin)?.len();
     // Every period from 2017 on is open for the backlog's revisions (the default locks a period
     // 90 days after its due date).
-    let hub = TestHub::start_with(|c| c.calendar.lock_after_days = 3660).await;
+    let hub = TestHub::start_with(|c| {
+        c.calendar.lock_after_days = 3660;
+        if let Some(ms) = cli.min_flush_interval_ms {
+            c.writer.min_flush_interval_ms = ms;
+        }
+        if let Some(n) = cli.stream_concurrency {
+            c.writer.stream_concurrency = n;
+        }
+    })
+    .await;
     let platform_id = platform(900);
     let (dir, _identity) = hub.enroll(&platform_id).await;
     let config = dir.path().join("agent.toml");
@@ -214,6 +229,16 @@ async fn main() -> anyhow::Result<()> {
         mib(drain_hwm)
     );
     println!("| agent CPU time for the drain (user + system) | {drain_cpu:.2} s |");
+    let metrics = hub.running().metrics.clone();
+    println!(
+        "| hub: flushes (mean reports, mean ms) / lookup batches (mean reports, mean ms) | {} ({:.0}, {:.0}) / {} ({:.0}, {:.0}) |",
+        metrics.batch_reports.count(),
+        metrics.batch_reports.sum() / metrics.batch_reports.count().max(1) as f64,
+        1000.0 * metrics.insert_seconds.sum() / metrics.insert_seconds.count().max(1) as f64,
+        metrics.lookup_batch_reports.count(),
+        metrics.lookup_batch_reports.sum() / metrics.lookup_batch_reports.count().max(1) as f64,
+        1000.0 * metrics.lookup_seconds.sum() / metrics.lookup_seconds.count().max(1) as f64,
+    );
     println!(
         "| in ClickHouse afterwards | {} reports, each once |",
         copies.len()

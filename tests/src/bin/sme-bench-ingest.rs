@@ -56,6 +56,9 @@ struct Cli {
     /// `[writer] max_delay_ms` of the hub (default: the hub's).
     #[arg(long)]
     max_delay_ms: Option<u64>,
+    /// `[writer] min_flush_interval_ms` of the hub (default: the hub's).
+    #[arg(long)]
+    min_flush_interval_ms: Option<u64>,
     /// Agents sent to a second hub configured as the naive design (one insert per report).
     #[arg(long, default_value_t = 1_000)]
     naive_hub_agents: usize,
@@ -74,6 +77,9 @@ async fn main() -> anyhow::Result<()> {
         }
         if let Some(ms) = cli.max_delay_ms {
             c.writer.max_delay_ms = ms;
+        }
+        if let Some(ms) = cli.min_flush_interval_ms {
+            c.writer.min_flush_interval_ms = ms;
         }
         c.registry.cache_seconds = 5;
     })
@@ -161,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
         c.registry.cache_seconds = 5;
         c.writer.max_batch_reports = 1;
         c.writer.max_delay_ms = 0;
+        c.writer.min_flush_interval_ms = 0;
         c.writer.flushes_in_flight = 16;
     })
     .await;

@@ -48,6 +48,10 @@ struct Cli {
     /// Register the simulated platforms in the hub's registry first (rule E004).
     #[arg(long)]
     register: bool,
+    /// Register the platforms and stop (run again without it once the hub's registry copy
+    /// has expired, `[registry] cache_seconds`, so the measured run has no registry misses).
+    #[arg(long, requires = "register")]
+    register_only: bool,
 }
 
 #[tokio::main]
@@ -85,6 +89,9 @@ async fn main() -> anyhow::Result<()> {
             .context("--register needs --clickhouse-url")?;
         load::register(store, &agents).await?;
         eprintln!("registered {} platforms", agents.len());
+        if cli.register_only {
+            return Ok(());
+        }
     }
     eprintln!("sending ({} at a time)…", cfg.concurrency);
     let report = load::run(&cli.hub, agents, &cfg).await;
