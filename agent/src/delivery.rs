@@ -263,10 +263,13 @@ pub async fn drain(
         } else {
             // A backlog goes out over parallel streams (one HTTP/2 connection), each with at
             // least MIN_PER_STREAM reports, so the hub batches more of them at once.
+            // Each stream takes a run of consecutive periods, so the hub's batches (which mix
+            // the streams) span few years, i.e. few ClickHouse partitions.
+            let mut page = page;
+            page.sort_by(|a, b| (&a.period, a.revision).cmp(&(&b.period, b.revision)));
             let n = streams.min(page.len().div_ceil(MIN_PER_STREAM)).max(1);
             let per_stream = page.len().div_ceil(n);
             let mut chunks = Vec::with_capacity(n);
-            let mut page = page;
             while !page.is_empty() {
                 let rest = page.split_off(per_stream.min(page.len()));
                 chunks.push(std::mem::replace(&mut page, rest));

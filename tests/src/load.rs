@@ -661,3 +661,20 @@ pub async fn register(store: &Store, agents: &[SimAgent]) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// The hub's ingestion stages from its metrics: flushes (count, mean reports and milliseconds
+/// per flush) and replay-lookup batches (the same), for the benchmarks' summaries.
+pub fn ingest_stages(metrics: &sme_hub::http::Metrics) -> String {
+    let mean = |sum: f64, count: u64| sum / count.max(1) as f64;
+    let (flushes, lookups) = (
+        metrics.batch_reports.count(),
+        metrics.lookup_batch_reports.count(),
+    );
+    format!(
+        "{flushes} flushes, mean {:.0} reports and {:.0} ms per flush; {lookups} lookup batches, mean {:.0} reports and {:.0} ms",
+        mean(metrics.batch_reports.sum(), flushes),
+        1000.0 * mean(metrics.insert_seconds.sum(), metrics.insert_seconds.count()),
+        mean(metrics.lookup_batch_reports.sum(), lookups),
+        1000.0 * mean(metrics.lookup_seconds.sum(), metrics.lookup_seconds.count()),
+    )
+}

@@ -242,7 +242,10 @@ impl Store {
         self.pending_at(OffsetDateTime::now_utc(), limit)
     }
 
-    /// Pending reports due at `now`, oldest due first, at most `limit`.
+    /// Pending reports due at `now`, oldest due first, at most `limit`. Reports due at the same
+    /// moment (a backlog) come in period order, so that a page of a large backlog covers few
+    /// years: the hub stores each year in its own ClickHouse partition, and a batch spread over
+    /// ten years writes ten times the part files (docs/benchmarks.md, "Agent footprint").
     pub fn pending_at(
         &self,
         now: OffsetDateTime,
@@ -250,7 +253,7 @@ impl Store {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         self.outbox_query(
             "WHERE state = 'pending' AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, created_at LIMIT ?2",
+             ORDER BY next_attempt_at, period, revision, created_at LIMIT ?2",
             params![to_ms(now), limit as i64],
         )
     }

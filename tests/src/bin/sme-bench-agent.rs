@@ -29,7 +29,7 @@ use clap::Parser;
 use prost::Message;
 use sme_proto::period::{Period, PeriodKind};
 use sme_tests::agent::agent_toml;
-use sme_tests::{fixtures, platform, TestHub};
+use sme_tests::{fixtures, load, platform, TestHub};
 
 /// Agent footprint benchmark.
 #[derive(Parser)]
@@ -229,16 +229,7 @@ async fn main() -> anyhow::Result<()> {
         mib(drain_hwm)
     );
     println!("| agent CPU time for the drain (user + system) | {drain_cpu:.2} s |");
-    let metrics = hub.running().metrics.clone();
-    println!(
-        "| hub: flushes (mean reports, mean ms) / lookup batches (mean reports, mean ms) | {} ({:.0}, {:.0}) / {} ({:.0}, {:.0}) |",
-        metrics.batch_reports.count(),
-        metrics.batch_reports.sum() / metrics.batch_reports.count().max(1) as f64,
-        1000.0 * metrics.insert_seconds.sum() / metrics.insert_seconds.count().max(1) as f64,
-        metrics.lookup_batch_reports.count(),
-        metrics.lookup_batch_reports.sum() / metrics.lookup_batch_reports.count().max(1) as f64,
-        1000.0 * metrics.lookup_seconds.sum() / metrics.lookup_seconds.count().max(1) as f64,
-    );
+    println!("| hub | {} |", load::ingest_stages(&hub.running().metrics));
     println!(
         "| in ClickHouse afterwards | {} reports, each once |",
         copies.len()

@@ -240,17 +240,11 @@ async fn main() -> anyhow::Result<()> {
         hub_rps / naive_hub_rps
     );
     println!(
-        "hub run: {} reports answered ({} rejected as invalid), {} RESOURCE_EXHAUSTED retries; \
-         {} flushes, mean {:.0} reports and {:.0} ms per flush; {} lookup batches, mean {:.0} reports and {:.0} ms",
+        "hub run: {} reports answered ({} rejected as invalid), {} RESOURCE_EXHAUSTED retries; {}",
         report.sent.len(),
         report.sent.iter().filter(|s| s.outcome.is_err()).count(),
         report.sent.iter().map(|s| s.busy).sum::<u32>(),
-        metrics.batch_reports.count(),
-        metrics.batch_reports.sum() / metrics.batch_reports.count().max(1) as f64,
-        1000.0 * metrics.insert_seconds.sum() / metrics.insert_seconds.count().max(1) as f64,
-        metrics.lookup_batch_reports.count(),
-        metrics.lookup_batch_reports.sum() / metrics.lookup_batch_reports.count().max(1) as f64,
-        1000.0 * metrics.lookup_seconds.sum() / metrics.lookup_seconds.count().max(1) as f64,
+        load::ingest_stages(&metrics),
     );
     naive_hub.stop().await;
     Ok(())
