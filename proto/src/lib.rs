@@ -18,3 +18,4 @@ pub mod period;
 pub mod pseudonym;
 pub mod rules;
 pub mod status;
+pub mod tabular;

@@ -1,6 +1,6 @@
 //! CSV (and tab- or semicolon-separated text) in UTF-8, UTF-16 with BOM, or GB18030/GBK.
 
-use encoding_rs::{Encoding, GB18030};
+use sme_proto::tabular::{decode, line_of, sniff_delimiter};
 
 use super::{classify, Cell, Location, Problem, RawRow, Sheet};
 
@@ -53,55 +53,6 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Sheet, Vec<Problem>> {
         return Err(problems);
     }
     classify(rows)
-}
-
-/// 1-based line number of the record starting at `byte`. The reported start of a record may lie
-/// on the blank lines before it, which are skipped first.
-fn line_of(text: &str, byte: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = (byte as usize).min(bytes.len());
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
-    }
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
-}
-
-/// BOM (UTF-8, UTF-16LE/BE) → that encoding; else strict UTF-8; else GB18030 (⊃ GBK).
-fn decode(bytes: &[u8]) -> Option<String> {
-    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
-        let (text, malformed) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        return (!malformed).then(|| text.into_owned());
-    }
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Some(s.to_owned());
-    }
-    GB18030
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|s| s.into_owned())
-}
-
-/// The separator the first non-blank line uses most (outside quotes): `,`, tab or `;`.
-fn sniff_delimiter(text: &str) -> u8 {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut counts = [(b',', 0usize), (b'\t', 0), (b';', 0)];
-    let mut quoted = false;
-    for b in line.bytes() {
-        if b == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            for (d, n) in counts.iter_mut() {
-                if *d == b {
-                    *n += 1;
-                }
-            }
-        }
-    }
-    // max_by_key returns the last maximum; reverse so a tie (or no separator) gives the comma.
-    counts
-        .iter()
-        .rev()
-        .max_by_key(|(_, n)| *n)
-        .map_or(b',', |(d, _)| *d)
 }
 
 #[cfg(test)]

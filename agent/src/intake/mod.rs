@@ -396,19 +396,7 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// One cell as read from any format.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Cell {
-    Empty,
-    Text(String),
-    Int(i64),
-    Float(f64),
-    Bool(bool),
-    /// A cell the workbook marks as a date.
-    Date(Date),
-    /// Something no column accepts (a JSON array, an Excel error value); the text says what.
-    Unsupported(String),
-}
+pub(crate) use sme_proto::tabular::Cell;
 
 /// A located row of cells.
 pub(crate) type RawRow = (Location, Vec<Cell>);

@@ -50,19 +50,7 @@ fn float_text(f: f64) -> String {
     format!("{f}")
 }
 
-/// Lowercase, without spaces, `_`, `-` and with full-width brackets folded: for matching names.
-pub(crate) fn fold(s: &str) -> String {
-    s.trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-'))
-        .map(|c| match c {
-            '（' => '(',
-            '）' => ')',
-            '：' => ':',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
+pub(crate) use sme_proto::tabular::fold;
 
 // --- record fields -------------------------------------------------------------------------
 

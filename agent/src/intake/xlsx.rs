@@ -2,8 +2,8 @@
 
 use std::io::Cursor;
 
-use calamine::{open_workbook_auto_from_rs, Data, Reader};
-use time::{Date, Month};
+use calamine::{open_workbook_auto_from_rs, Reader};
+use sme_proto::tabular::xlsx_cell;
 
 use super::values::fold;
 use super::{classify, Cell, Location, Problem, Sheet};
@@ -45,7 +45,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Sheet, Vec<Problem>> {
             };
             // Cells left of the used range are empty; keep column positions as Excel shows them.
             let cells = std::iter::repeat_n(Cell::Empty, left as usize)
-                .chain(row.iter().map(cell))
+                .chain(row.iter().map(xlsx_cell))
                 .collect();
             (location, cells)
         })
@@ -53,31 +53,11 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Sheet, Vec<Problem>> {
     classify(rows)
 }
 
-fn cell(d: &Data) -> Cell {
-    match d {
-        Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
-        Data::Int(i) => Cell::Int(*i),
-        Data::Float(f) => Cell::Float(*f),
-        Data::Bool(b) => Cell::Bool(*b),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, m, d, ..) = dt.to_ymd_hms_milli();
-            Month::try_from(m)
-                .ok()
-                .and_then(|m| Date::from_calendar_date(i32::from(y), m, d).ok())
-                .map_or_else(|| Cell::Unsupported(format!("{}", dt.as_f64())), Cell::Date)
-        }
-        Data::DateTime(dt) => Cell::Unsupported(format!("duration {}", dt.as_f64())),
-        Data::DateTimeIso(s) => Cell::Text(s.clone()),
-        Data::DurationIso(s) => Cell::Unsupported(format!("duration {s}")),
-        Data::Error(e) => Cell::Unsupported(format!("#{e:?}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    use time::{Date, Month};
 
     #[test]
     fn reads_named_sheet_with_dates_and_numbers() {

@@ -1,13 +1,12 @@
 //! Reading a registry file into located rows of cells: CSV (UTF-8, UTF-16 with BOM, or
 //! GB18030/GBK; comma, tab or semicolon) or an Excel workbook. The same conventions as the
-//! agent's intake, written again here because the hub does not depend on the agent.
+//! agent's intake: cells, decoding, separators and header folding are `sme_proto::tabular`.
 
 use std::fmt;
 use std::io::Cursor;
 
-use calamine::{open_workbook_auto_from_rs, Data, Reader};
-use encoding_rs::{Encoding, GB18030};
-use time::{Date, Month};
+use calamine::{open_workbook_auto_from_rs, Reader};
+use sme_proto::tabular::{decode, line_of, sniff_delimiter, xlsx_cell};
 
 /// Where in a file something is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,24 +39,7 @@ pub struct Problem {
     pub zh: String,
 }
 
-/// One cell as read from any format.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// Nothing.
-    Empty,
-    /// Text (not trimmed).
-    Text(String),
-    /// A whole number cell.
-    Int(i64),
-    /// A number cell.
-    Float(f64),
-    /// A boolean cell.
-    Bool(bool),
-    /// A cell the workbook marks as a date.
-    Date(Date),
-    /// Something no column accepts (an Excel error value); the text says what.
-    Unsupported(String),
-}
+pub use sme_proto::tabular::{fold, Cell};
 
 /// A located row of cells.
 pub type RawRow = (Location, Vec<Cell>);
@@ -117,30 +99,6 @@ impl fmt::Display for Location {
             Location::Line(n) => write!(f, "line {n}"),
             Location::Row { sheet, row } => write!(f, "sheet \"{sheet}\" row {row}"),
         }
-    }
-}
-
-// === impl Cell ===
-
-impl Cell {
-    /// The cell as trimmed text; `None` when blank. Numbers read as typed (`110105`, `12.5`).
-    pub fn text(&self) -> Option<String> {
-        let s = match self {
-            Cell::Empty => return None,
-            Cell::Text(s) => s.trim().to_owned(),
-            Cell::Int(i) => i.to_string(),
-            // Display of f64 never uses an exponent and is exact: 110105.0 → "110105".
-            Cell::Float(f) => format!("{f}"),
-            Cell::Bool(b) => b.to_string(),
-            Cell::Date(d) => d.to_string(),
-            Cell::Unsupported(s) => s.clone(),
-        };
-        (!s.is_empty()).then_some(s)
-    }
-
-    /// True for an empty cell or whitespace-only text.
-    pub fn is_blank(&self) -> bool {
-        self.text().is_none()
     }
 }
 
@@ -212,54 +170,6 @@ fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
     }
 }
 
-/// 1-based line of the record starting at `byte` (skipping the blank lines before it).
-fn line_of(text: &str, byte: u64) -> u64 {
-    let bytes = text.as_bytes();
-    let mut end = (byte as usize).min(bytes.len());
-    while end < bytes.len() && matches!(bytes[end], b'\r' | b'\n') {
-        end += 1;
-    }
-    bytes[..end].iter().filter(|&&b| b == b'\n').count() as u64 + 1
-}
-
-/// BOM (UTF-8, UTF-16LE/BE) → that encoding; else strict UTF-8; else GB18030 (⊃ GBK).
-fn decode(bytes: &[u8]) -> Option<String> {
-    if let Some((encoding, bom_len)) = Encoding::for_bom(bytes) {
-        let (text, malformed) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
-        return (!malformed).then(|| text.into_owned());
-    }
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Some(s.to_owned());
-    }
-    GB18030
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|s| s.into_owned())
-}
-
-/// The separator the first non-blank line uses most outside quotes: `,`, tab or `;`.
-fn sniff_delimiter(text: &str) -> u8 {
-    let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let mut counts = [(b',', 0usize), (b'\t', 0), (b';', 0)];
-    let mut quoted = false;
-    for b in line.bytes() {
-        if b == b'"' {
-            quoted = !quoted;
-        } else if !quoted {
-            for (d, n) in counts.iter_mut() {
-                if *d == b {
-                    *n += 1;
-                }
-            }
-        }
-    }
-    // max_by_key returns the last maximum; reversed, a tie (or none) gives the comma.
-    counts
-        .iter()
-        .rev()
-        .max_by_key(|(_, n)| *n)
-        .map_or(b',', |(d, _)| *d)
-}
-
 // === XLSX ===
 
 /// Sheet names preferred, folded: the registry kinds' names.
@@ -305,45 +215,10 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
         .collect())
 }
 
-fn xlsx_cell(d: &Data) -> Cell {
-    match d {
-        Data::Empty => Cell::Empty,
-        Data::String(s) => Cell::Text(s.clone()),
-        Data::Int(i) => Cell::Int(*i),
-        Data::Float(f) => Cell::Float(*f),
-        Data::Bool(b) => Cell::Bool(*b),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, m, d, ..) = dt.to_ymd_hms_milli();
-            Month::try_from(m)
-                .ok()
-                .and_then(|m| Date::from_calendar_date(i32::from(y), m, d).ok())
-                .map_or_else(|| Cell::Unsupported(format!("{}", dt.as_f64())), Cell::Date)
-        }
-        Data::DateTime(dt) => Cell::Unsupported(format!("duration {}", dt.as_f64())),
-        Data::DateTimeIso(s) => Cell::Text(s.clone()),
-        Data::DurationIso(s) => Cell::Unsupported(format!("duration {s}")),
-        Data::Error(e) => Cell::Unsupported(format!("#{e:?}")),
-    }
-}
-
-/// Lowercase, without whitespace, `_`, `-`, with full-width brackets and colons folded: for
-/// matching header and sheet names.
-pub fn fold(s: &str) -> String {
-    s.trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-'))
-        .map(|c| match c {
-            '（' => '(',
-            '）' => ')',
-            '：' => ':',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::{Date, Month};
 
     #[test]
     fn encodings_and_delimiters() {
