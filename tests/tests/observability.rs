@@ -415,10 +415,10 @@ async fn a_resend_after_the_agent_gave_up_is_a_replay_not_a_second_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_right_after_a_flush_wait_for_the_minimum_flush_interval() {
     // With `max_delay_ms = 10` alone, B and C (sent 300 ms apart) would be two inserts; the
-    // 3 s `min_flush_interval_ms` since A's flush makes them one.
+    // 5 s `min_flush_interval_ms` since A's flush makes them one.
     let hub = TestHub::start_with(|c| {
         c.writer.max_delay_ms = 10;
-        c.writer.min_flush_interval_ms = 3_000;
+        c.writer.min_flush_interval_ms = 5_000;
     })
     .await;
     let id = platform(5);
