@@ -15,17 +15,18 @@ use std::time::Duration;
 
 use clickhouse::Row;
 use serde::Deserialize;
-use tokio::sync::{mpsc, oneshot, Semaphore};
-use tokio::time::Instant;
+use tokio::sync::{mpsc, oneshot};
 
+use crate::batching::BatchLimits;
 use crate::store::{migrations::CURRENT_REPORT_RANK, Store, StoreError};
 
-/// Longest a lookup waits for companions.
-const MAX_DELAY: Duration = Duration::from_millis(10);
-/// Most keys in one query (keeps the query text well under `max_query_size`).
-const MAX_KEYS: usize = 500;
-/// Batches queried at the same time (one: see `lookup.rs`).
-const MAX_IN_FLIGHT: usize = 1;
+/// Up to 500 keys (keeps the query text well under `max_query_size`), 10 ms for companions,
+/// one batch in flight (see `batching.rs`).
+const LIMITS: BatchLimits = BatchLimits {
+    max_items: 500,
+    max_delay: Duration::from_millis(10),
+    max_in_flight: 1,
+};
 /// Lookups waiting to be batched; senders wait beyond this.
 const CHANNEL_CAPACITY: usize = 4_096;
 
@@ -71,7 +72,11 @@ impl TotalsLookup {
     ) -> Result<Option<u64>, Arc<StoreError>> {
         let tx = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-            tokio::spawn(collect(rx, self.store.clone()));
+            let store = self.store.clone();
+            tokio::spawn(crate::batching::collect(rx, LIMITS, move |batch| {
+                let store = store.clone();
+                async move { answer(&store, batch).await }
+            }));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -87,43 +92,6 @@ impl TotalsLookup {
         .await
         .map_err(|_| gone())?;
         answer.await.unwrap_or_else(|_| Err(gone()))
-    }
-}
-
-async fn collect(mut rx: mpsc::Receiver<Request>, store: Store) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    loop {
-        // While MAX_IN_FLIGHT batches run, requests queue up and the next batch grows.
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        let deadline = Instant::now() + MAX_DELAY;
-        while batch.len() < MAX_KEYS {
-            match rx.try_recv() {
-                Ok(r) => {
-                    batch.push(r);
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => {}
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-            }
-            tokio::select! {
-                r = rx.recv() => match r {
-                    Some(r) => batch.push(r),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        let store = store.clone();
-        tokio::spawn(async move {
-            answer(&store, batch).await;
-            drop(permit);
-        });
     }
 }
 

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod batching;
 pub mod calendar;
 pub mod clock;
 pub mod completeness;

@@ -16,19 +16,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::batching::BatchLimits;
 use crate::http::Metrics;
 use crate::store::{LookupKey, Store, StoreError, StoredReceipt, MAX_LOOKUP_KEYS};
 
-/// Longest a lookup waits for companions.
-const MAX_DELAY: Duration = Duration::from_millis(10);
-/// Batches queried at the same time. One: while it runs, the next batch grows, so under load
-/// the number of queries stays near one per query latency however many reports arrive (each
-/// query costs ClickHouse a few milliseconds of analysis whatever its size).
-const MAX_IN_FLIGHT: usize = 1;
+/// Up to `MAX_LOOKUP_KEYS` keys, 10 ms for companions, one batch in flight: each query costs
+/// ClickHouse a few milliseconds of analysis whatever its size (see `batching.rs`).
+const LIMITS: BatchLimits = BatchLimits {
+    max_items: MAX_LOOKUP_KEYS,
+    max_delay: Duration::from_millis(10),
+    max_in_flight: 1,
+};
 /// Lookups waiting to be batched; senders wait beyond this (the writer's intake already bounds
 /// how many reports are in the hub, so this is rarely reached).
 const CHANNEL_CAPACITY: usize = 4_096;
@@ -58,7 +60,10 @@ impl Lookups {
     /// every handle is dropped.
     pub fn spawn(runtime: &tokio::runtime::Handle, store: Store, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        runtime.spawn(collect(rx, store, metrics));
+        runtime.spawn(crate::batching::collect(rx, LIMITS, move |batch| {
+            let (store, metrics) = (store.clone(), metrics.clone());
+            async move { answer(&store, &metrics, batch).await }
+        }));
         Self { tx }
     }
 
@@ -75,44 +80,6 @@ impl Lookups {
             .await
             .map_err(|_| gone())?;
         answer.await.unwrap_or_else(|_| Err(gone()))
-    }
-}
-
-async fn collect(mut rx: mpsc::Receiver<Request>, store: Store, metrics: Arc<Metrics>) {
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    loop {
-        // While MAX_IN_FLIGHT batches run, requests queue up and the next batch grows.
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        let deadline = Instant::now() + MAX_DELAY;
-        while batch.len() < MAX_LOOKUP_KEYS {
-            match rx.try_recv() {
-                Ok(r) => {
-                    batch.push(r);
-                    continue;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => {}
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-            }
-            tokio::select! {
-                r = rx.recv() => match r {
-                    Some(r) => batch.push(r),
-                    None => break,
-                },
-                _ = tokio::time::sleep_until(deadline) => break,
-            }
-        }
-        let store = store.clone();
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            answer(&store, &metrics, batch).await;
-            drop(permit);
-        });
     }
 }
 
