@@ -11,9 +11,176 @@
 //! - Header and sheet names are compared [`fold`]ed: case, spaces, `_`, `-` and full-width
 //!   brackets and colons do not matter.
 
+use std::fmt;
+use std::path::Path;
+
 use calamine::Data;
 use encoding_rs::{Encoding, GB18030};
 use time::{Date, Month};
+
+/// Where in a file something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The file as a whole.
+    File,
+    /// A CSV line (1-based; the line where the record starts).
+    Line(u64),
+    /// A worksheet row (1-based, as Excel shows it).
+    Row {
+        /// Sheet name.
+        sheet: String,
+        /// Row number.
+        row: u32,
+    },
+    /// A JSON array element (0-based index).
+    Index(usize),
+    /// A JSON object key.
+    Key(String),
+}
+
+/// One problem found in a file: where, which column and value, what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub location: Location,
+    /// Column header (or profile item) as written in the file, when the problem is in one.
+    pub column: Option<String>,
+    /// The offending value as written, when there is one.
+    pub value: Option<String>,
+    /// What is wrong and what is expected, in English.
+    pub en: String,
+    /// The same in Chinese.
+    pub zh: String,
+}
+
+/// A located row of cells.
+pub type RawRow = (Location, Vec<Cell>);
+
+impl Problem {
+    /// A problem with the whole file.
+    pub fn file(en: impl Into<String>, zh: impl Into<String>) -> Problem {
+        Problem {
+            location: Location::File,
+            column: None,
+            value: None,
+            en: en.into(),
+            zh: zh.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    /// One line: `line 5, column "服务日期", value "2026-13-01": … / …`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.location != Location::File {
+            parts.push(format!("{} / {}", self.location, self.location.zh()));
+        }
+        if let Some(c) = &self.column {
+            parts.push(format!("column 列 “{c}”"));
+        }
+        if let Some(v) = &self.value {
+            parts.push(format!("value 值 “{v}”"));
+        }
+        if !parts.is_empty() {
+            write!(f, "{}: ", parts.join(", "))?;
+        }
+        write!(f, "{} / {}", self.en, self.zh)
+    }
+}
+
+impl Location {
+    /// The location in Chinese.
+    pub fn zh(&self) -> String {
+        match self {
+            Location::File => "整个文件".into(),
+            Location::Line(n) => format!("第{n}行"),
+            Location::Row { sheet, row } => format!("工作表“{sheet}”第{row}行"),
+            Location::Index(i) => format!("第{}条记录", i + 1),
+            Location::Key(k) => format!("键“{k}”"),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => f.write_str("file"),
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Row { sheet, row } => write!(f, "sheet \"{sheet}\" row {row}"),
+            Location::Index(i) => write!(f, "records[{i}]"),
+            Location::Key(k) => write!(f, "key \"{k}\""),
+        }
+    }
+}
+
+/// A rejected file's problems as text: a summary line, then one line per problem.
+pub fn rejected_text(file: &Path, problems: &[Problem]) -> String {
+    let mut s = format!(
+        "{}: {} problem(s), nothing imported / 发现{}处问题，未导入任何数据",
+        file.display(),
+        problems.len(),
+        problems.len()
+    );
+    for p in problems {
+        s.push_str("\n  - ");
+        s.push_str(&p.to_string());
+    }
+    s
+}
+
+/// The rows of a CSV file ([`decode`]d, separator [`sniff_delimiter`]ed), each located by the
+/// line it starts on; blank cells are [`Cell::Empty`]. Every unreadable record is a problem.
+pub fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
+    let text = decode(bytes).ok_or_else(|| {
+        vec![Problem::file(
+            "the file is neither UTF-8 nor GB18030/GBK text; save it from Excel as \
+             \"CSV UTF-8\" or \"CSV (逗号分隔)\"",
+            "文件编码无法识别（既不是UTF-8也不是GB18030/GBK），请在Excel中另存为“CSV UTF-8”或“CSV（逗号分隔）”",
+        )]
+    })?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(sniff_delimiter(&text))
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                // csv does not count the blank lines it skips; count newlines before the record.
+                let line = r.position().map_or(0, |p| line_of(&text, p.byte()));
+                let cells = r
+                    .iter()
+                    .map(|s| {
+                        if s.trim().is_empty() {
+                            Cell::Empty
+                        } else {
+                            Cell::Text(s.to_owned())
+                        }
+                    })
+                    .collect();
+                rows.push((Location::Line(line), cells));
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| line_of(&text, p.byte()));
+                problems.push(Problem {
+                    location: Location::Line(line),
+                    column: None,
+                    value: None,
+                    en: format!("unreadable CSV ({e}); check the quotes on this line"),
+                    zh: format!("CSV格式错误（{e}），请检查该行的引号"),
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems)
+    }
+}
 
 /// One cell as read from any format.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,63 +1,18 @@
 //! CSV (and tab- or semicolon-separated text) in UTF-8, UTF-16 with BOM, or GB18030/GBK.
 
-use sme_proto::tabular::{decode, line_of, sniff_delimiter};
+use sme_proto::tabular::read_csv;
 
-use super::{classify, Cell, Location, Problem, RawRow, Sheet};
+use super::{classify, Problem, Sheet};
 
 pub(crate) fn read(bytes: &[u8]) -> Result<Sheet, Vec<Problem>> {
-    let text = decode(bytes).ok_or_else(|| {
-        vec![Problem::file(
-            "the file is neither UTF-8 nor GB18030/GBK text; save it from Excel as \
-             \"CSV UTF-8\" or \"CSV (逗号分隔)\"",
-            "文件编码无法识别（既不是UTF-8也不是GB18030/GBK），请在Excel中另存为“CSV UTF-8”或“CSV（逗号分隔）”",
-        )]
-    })?;
-    let delimiter = sniff_delimiter(&text);
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut rows: Vec<RawRow> = Vec::new();
-    let mut problems = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) => {
-                // csv does not count the blank lines it skips; count newlines before the record.
-                let line = r.position().map_or(0, |p| line_of(&text, p.byte()));
-                let cells = r
-                    .iter()
-                    .map(|s| {
-                        if s.trim().is_empty() {
-                            Cell::Empty
-                        } else {
-                            Cell::Text(s.to_owned())
-                        }
-                    })
-                    .collect();
-                rows.push((Location::Line(line), cells));
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| line_of(&text, p.byte()));
-                problems.push(Problem {
-                    location: Location::Line(line),
-                    column: None,
-                    value: None,
-                    en: format!("unreadable CSV: {e}"),
-                    zh: format!("CSV格式错误：{e}"),
-                });
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    classify(rows)
+    classify(read_csv(bytes)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::Location;
+    use sme_proto::tabular::{decode, sniff_delimiter};
 
     #[test]
     fn encodings() {

@@ -65,7 +65,6 @@ mod records;
 mod values;
 mod xlsx;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sme_proto::period::{Period, CST};
@@ -79,40 +78,7 @@ pub use inbox::{
     process_inbox, FailedFile, ImportedFile, InboxSummary, QuarantinedFile, MIN_FILE_AGE,
 };
 
-/// Where in a file a problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// The file as a whole.
-    File,
-    /// A CSV line (1-based; the line where the record starts).
-    Line(u64),
-    /// A worksheet row (1-based, as Excel shows it).
-    Row {
-        /// Sheet name.
-        sheet: String,
-        /// Row number.
-        row: u32,
-    },
-    /// A JSON array element (0-based index).
-    Index(usize),
-    /// A JSON object key.
-    Key(String),
-}
-
-/// One problem found in a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Where.
-    pub location: Location,
-    /// Column header (or profile item) as written in the file, when the problem is in one.
-    pub column: Option<String>,
-    /// The offending value as written, when there is one.
-    pub value: Option<String>,
-    /// What is wrong and what is expected, in English.
-    pub en: String,
-    /// The same in Chinese.
-    pub zh: String,
-}
+pub use sme_proto::tabular::{Location, Problem};
 
 /// Why a file was not imported.
 #[derive(Debug, thiserror::Error)]
@@ -302,67 +268,6 @@ pub fn import_file(path: &Path, store: &mut Store, key: &[u8]) -> Result<FileImp
     Intake::new(key).import_file(path, store)
 }
 
-// === impl Problem ===
-
-impl Problem {
-    pub(crate) fn file(en: impl Into<String>, zh: impl Into<String>) -> Problem {
-        Problem {
-            location: Location::File,
-            column: None,
-            value: None,
-            en: en.into(),
-            zh: zh.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    /// One line: `line 5, column "服务日期", value "2026-13-01": … / …`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        if self.location != Location::File {
-            parts.push(format!("{} / {}", self.location, self.location.zh()));
-        }
-        if let Some(c) = &self.column {
-            parts.push(format!("column 列 “{c}”"));
-        }
-        if let Some(v) = &self.value {
-            parts.push(format!("value 值 “{v}”"));
-        }
-        if !parts.is_empty() {
-            write!(f, "{}: ", parts.join(", "))?;
-        }
-        write!(f, "{} / {}", self.en, self.zh)
-    }
-}
-
-// === impl Location ===
-
-impl Location {
-    /// The location in Chinese.
-    pub fn zh(&self) -> String {
-        match self {
-            Location::File => "整个文件".into(),
-            Location::Line(n) => format!("第{n}行"),
-            Location::Row { sheet, row } => format!("工作表“{sheet}”第{row}行"),
-            Location::Index(i) => format!("第{}条记录", i + 1),
-            Location::Key(k) => format!("键“{k}”"),
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Location::File => f.write_str("file"),
-            Location::Line(n) => write!(f, "line {n}"),
-            Location::Row { sheet, row } => write!(f, "sheet \"{sheet}\" row {row}"),
-            Location::Index(i) => write!(f, "records[{i}]"),
-            Location::Key(k) => write!(f, "key \"{k}\""),
-        }
-    }
-}
-
 // === impl IntakeError ===
 
 impl IntakeError {
@@ -375,20 +280,6 @@ impl IntakeError {
     }
 }
 
-fn rejected_text(file: &Path, problems: &[Problem]) -> String {
-    let mut s = format!(
-        "{}: {} problem(s), nothing imported / 发现{}处问题，未导入任何数据",
-        file.display(),
-        problems.len(),
-        problems.len()
-    );
-    for p in problems {
-        s.push_str("\n  - ");
-        s.push_str(&p.to_string());
-    }
-    s
-}
-
 fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
@@ -396,10 +287,7 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-pub(crate) use sme_proto::tabular::Cell;
-
-/// A located row of cells.
-pub(crate) type RawRow = (Location, Vec<Cell>);
+pub(crate) use sme_proto::tabular::{rejected_text, Cell, RawRow};
 
 /// A service-record table: the header row and the data rows under it.
 #[derive(Debug, Clone)]

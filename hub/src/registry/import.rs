@@ -59,6 +59,8 @@ use super::columns::{
     check_duplicates, column_of, complete, division_row, matched, platform_row, sme_row, Column,
     Problems, Row, DIVISION_COLUMNS, PLATFORM_COLUMNS, SME_COLUMNS,
 };
+use sme_proto::tabular::rejected_text;
+
 use super::table::{self, fold, Cell, Location, Problem, RawRow};
 use super::{db, Division, Platform, RowWarning, SmeCount};
 use crate::store::{Store, StoreError};
@@ -160,20 +162,6 @@ pub enum ImportError {
     /// ClickHouse failed; nothing or all of the file may be stored — run the import again.
     #[error("registry import failed, run it again: {0}")]
     Store(#[from] StoreError),
-}
-
-fn rejected_text(file: &Path, problems: &[Problem]) -> String {
-    let mut s = format!(
-        "{}: {} problem(s), nothing imported / 发现{}处问题，未导入任何数据",
-        file.display(),
-        problems.len(),
-        problems.len()
-    );
-    for p in problems {
-        s.push_str("\n  - ");
-        s.push_str(&p.to_string());
-    }
-    s
 }
 
 // === impl Kind ===

@@ -6,101 +6,9 @@ use std::fmt;
 use std::io::Cursor;
 
 use calamine::{open_workbook_auto_from_rs, Reader};
-use sme_proto::tabular::{decode, line_of, sniff_delimiter, xlsx_cell};
+use sme_proto::tabular::{read_csv, xlsx_cell};
 
-/// Where in a file something is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// The file as a whole.
-    File,
-    /// A CSV line (1-based, where the record starts).
-    Line(u64),
-    /// A worksheet row (1-based, as Excel shows it).
-    Row {
-        /// Sheet name.
-        sheet: String,
-        /// Row number.
-        row: u32,
-    },
-}
-
-/// One problem in a file: where, which column and value, what is wrong and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Where.
-    pub location: Location,
-    /// The column header as written in the file.
-    pub column: Option<String>,
-    /// The offending value as written.
-    pub value: Option<String>,
-    /// What is wrong and what to do, in English.
-    pub en: String,
-    /// The same in Chinese.
-    pub zh: String,
-}
-
-pub use sme_proto::tabular::{fold, Cell};
-
-/// A located row of cells.
-pub type RawRow = (Location, Vec<Cell>);
-
-// === impl Problem ===
-
-impl Problem {
-    /// A problem with the whole file.
-    pub fn file(en: impl Into<String>, zh: impl Into<String>) -> Problem {
-        Problem {
-            location: Location::File,
-            column: None,
-            value: None,
-            en: en.into(),
-            zh: zh.into(),
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    /// One line: `line 5, column "登记日期", value "2026-13-01": … / …`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        if self.location != Location::File {
-            parts.push(format!("{} / {}", self.location, self.location.zh()));
-        }
-        if let Some(c) = &self.column {
-            parts.push(format!("column 列 “{c}”"));
-        }
-        if let Some(v) = &self.value {
-            parts.push(format!("value 值 “{v}”"));
-        }
-        if !parts.is_empty() {
-            write!(f, "{}: ", parts.join(", "))?;
-        }
-        write!(f, "{} / {}", self.en, self.zh)
-    }
-}
-
-// === impl Location ===
-
-impl Location {
-    /// The location in Chinese.
-    pub fn zh(&self) -> String {
-        match self {
-            Location::File => "整个文件".into(),
-            Location::Line(n) => format!("第{n}行"),
-            Location::Row { sheet, row } => format!("工作表“{sheet}”第{row}行"),
-        }
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Location::File => f.write_str("file"),
-            Location::Line(n) => write!(f, "line {n}"),
-            Location::Row { sheet, row } => write!(f, "sheet \"{sheet}\" row {row}"),
-        }
-    }
-}
+pub use sme_proto::tabular::{fold, Cell, Location, Problem, RawRow};
 
 /// Reads `bytes`, choosing the reader by the extension of `file_name`.
 pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
@@ -116,57 +24,6 @@ pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> 
             format!("unsupported file type {ext:?}; save the registry as .csv or .xlsx"),
             format!("不支持的文件类型“{ext}”，请保存为 .csv 或 .xlsx"),
         )]),
-    }
-}
-
-// === CSV ===
-
-fn read_csv(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
-    let text = decode(bytes).ok_or_else(|| {
-        vec![Problem::file(
-            "the file is neither UTF-8 nor GB18030/GBK text; save it from Excel as \"CSV UTF-8\"",
-            "文件编码无法识别（既不是UTF-8也不是GB18030/GBK），请在Excel中另存为“CSV UTF-8”",
-        )]
-    })?;
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(sniff_delimiter(&text))
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) => {
-                let line = r.position().map_or(0, |p| line_of(&text, p.byte()));
-                let cells = r
-                    .iter()
-                    .map(|s| {
-                        if s.trim().is_empty() {
-                            Cell::Empty
-                        } else {
-                            Cell::Text(s.to_owned())
-                        }
-                    })
-                    .collect();
-                rows.push((Location::Line(line), cells));
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| line_of(&text, p.byte()));
-                problems.push(Problem {
-                    location: Location::Line(line),
-                    column: None,
-                    value: None,
-                    en: format!("unreadable CSV ({e}); check the quotes on this line"),
-                    zh: format!("CSV格式错误（{e}），请检查该行的引号"),
-                });
-            }
-        }
-    }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(problems)
     }
 }
 
@@ -218,6 +75,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<RawRow>, Vec<Problem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sme_proto::tabular::sniff_delimiter;
     use time::{Date, Month};
 
     #[test]
