@@ -29,25 +29,9 @@ pub(crate) fn is_blank(c: &Cell) -> bool {
     }
 }
 
-/// The cell as trimmed text; `None` when blank. Numbers use their shortest exact decimal form
-/// (`12.5`, `110105`), so a number cell reads as what the user typed.
+/// The cell as trimmed text; `None` when blank ([`Cell::text`]: numbers as typed, `110105`).
 pub(crate) fn text(c: &Cell) -> Option<String> {
-    let s = match c {
-        Cell::Empty => return None,
-        Cell::Text(s) => s.trim().to_owned(),
-        Cell::Int(i) => i.to_string(),
-        Cell::Float(f) => float_text(*f),
-        Cell::Bool(b) => b.to_string(),
-        Cell::Date(d) => format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
-        Cell::Unsupported(s) => s.clone(),
-    };
-    (!s.is_empty()).then_some(s)
-}
-
-fn float_text(f: f64) -> String {
-    // Display for f64 is the shortest string that reads back as the same f64 and never uses an
-    // exponent, so 12.34 stays "12.34" and 110105.0 becomes "110105".
-    format!("{f}")
+    c.text()
 }
 
 pub(crate) use sme_proto::tabular::fold;
