@@ -236,7 +236,7 @@ impl Default for ClickHouseSection {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        let d = crate::writer::WriterSettings::default();
+        let d = crate::ingest::writer::WriterSettings::default();
         Self {
             max_batch_reports: d.max_batch_reports,
             max_batch_bytes: d.max_batch_bytes,
@@ -245,15 +245,15 @@ impl Default for WriterConfig {
             queue_capacity: d.queue_capacity,
             queue_bytes: d.queue_bytes,
             flushes_in_flight: d.flushes_in_flight,
-            stream_concurrency: crate::service::DEFAULT_STREAM_CONCURRENCY,
+            stream_concurrency: crate::grpc::service::DEFAULT_STREAM_CONCURRENCY,
         }
     }
 }
 
 impl WriterConfig {
     /// The writer's settings.
-    pub fn settings(&self) -> crate::writer::WriterSettings {
-        crate::writer::WriterSettings {
+    pub fn settings(&self) -> crate::ingest::writer::WriterSettings {
+        crate::ingest::writer::WriterSettings {
             max_batch_reports: self.max_batch_reports,
             max_batch_bytes: self.max_batch_bytes,
             max_delay: std::time::Duration::from_millis(self.max_delay_ms),

@@ -1,24 +1,23 @@
 //! The ministry's aggregation hub (部委汇聚中心) of SME Platform Reporting: authenticates each
 //! platform by its client certificate, validates reports, stores them in ClickHouse, and serves
 //! planners and coordinators.
+//!
+//! The folders follow what the code serves: [`grpc`] answers the platforms' agents, [`ingest`]
+//! admits, checks and group-commits their reports, [`pki`] is the certificate authority and TLS,
+//! [`reporting`] the calendar and period locks, [`registry`] the platforms and divisions,
+//! [`store`] ClickHouse (migrations, the embedded server), [`analytics`] the published figures,
+//! [`web`] the HTTP side, [`cli`] the operators' commands; [`server`] puts them together.
 #![forbid(unsafe_code)]
 
-pub mod admin;
-pub mod batching;
-pub mod calendar;
+pub mod analytics;
+pub mod cli;
 pub mod clock;
-pub mod completeness;
 pub mod config;
-pub mod context;
-pub mod history;
-pub mod http;
-pub mod lookup;
-pub mod periods;
+pub mod grpc;
+pub mod ingest;
 pub mod pki;
 pub mod registry;
+pub mod reporting;
 pub mod server;
-pub mod service;
 pub mod store;
-pub mod tables;
-pub mod tls;
-pub mod writer;
+pub mod web;

@@ -21,12 +21,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::HubConfig;
-use crate::http::{HttpServer, HttpState, Metrics};
-use crate::lookup::Lookups;
+use crate::grpc::service::{Hub, Ingest, ServiceSettings};
+use crate::ingest::lookup::Lookups;
+use crate::ingest::writer::{IngestRuntime, Writer, WriterTask};
 use crate::pki::CertificateAuthority;
-use crate::service::{Hub, Ingest, ServiceSettings};
 use crate::store::{embedded::EmbeddedClickHouse, ClickHouseConfig, Store};
-use crate::writer::{IngestRuntime, Writer, WriterTask};
+use crate::web::{HttpServer, HttpState, Metrics};
 
 /// A TLS handshake that takes longer than this is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,7 +37,7 @@ pub enum ServeError {
     #[error(transparent)]
     Pki(#[from] crate::pki::PkiError),
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] crate::pki::tls::TlsError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -183,7 +183,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         metrics: metrics.clone(),
     };
 
-    let tls = crate::tls::server_config(&ca)?;
+    let tls = crate::pki::tls::server_config(&ca)?;
     let settings = ServiceSettings {
         calendar: cfg.calendar.clone(),
         max_report_bytes: cfg.limits.max_report_bytes,
@@ -246,7 +246,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
             })?;
     let http = HttpServer::spawn(
         http_listener,
-        crate::http::router(HttpState {
+        crate::web::router(HttpState {
             store: store.clone(),
             metrics: metrics.clone(),
             serving: serving.clone(),

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use sme_hub::completeness;
-use sme_hub::periods::{
+use sme_hub::analytics::completeness;
+use sme_hub::registry::{self, import::ImportError, Activity, ImportOptions, Kind, RegistryCache};
+use sme_hub::reporting::periods::{
     self, Coordinator, ReopenError, ReopenRequest, ReopenTarget, ReopeningFilter,
 };
-use sme_hub::registry::{self, import::ImportError, Activity, ImportOptions, Kind, RegistryCache};
 use sme_hub::store::{AcceptedReport, ClickHouseConfig, EmbeddedClickHouse, Store};
 use sme_proto::credit_code::make_valid;
 use sme_proto::period::{Calendar, Period};
@@ -793,13 +793,13 @@ async fn the_w201_baseline_is_the_current_revision_of_the_previous_period() {
         .await
         .unwrap();
     assert_eq!(
-        sme_hub::context::previous_total_services(&store, &id, &period("2026-M05"))
+        sme_hub::ingest::context::previous_total_services(&store, &id, &period("2026-M05"))
             .await
             .unwrap(),
         Some(15)
     );
     assert_eq!(
-        sme_hub::context::previous_total_services(&store, &id, &period("2026-M04"))
+        sme_hub::ingest::context::previous_total_services(&store, &id, &period("2026-M04"))
             .await
             .unwrap(),
         None
@@ -823,13 +823,13 @@ async fn the_w201_baseline_is_the_current_revision_of_the_previous_period() {
         (other.clone(), "2026-M04".to_owned()),
         (other.clone(), "2026-M03".to_owned()),
     ];
-    let found = sme_hub::history::totals(&store, &keys.iter().collect::<Vec<_>>())
+    let found = sme_hub::ingest::history::totals(&store, &keys.iter().collect::<Vec<_>>())
         .await
         .unwrap();
     assert_eq!(found.len(), 2);
     assert_eq!(found[&keys[0]], 15);
     assert_eq!(found[&keys[1]], 7);
-    let lookup = sme_hub::history::TotalsLookup::new(store.clone());
+    let lookup = sme_hub::ingest::history::TotalsLookup::new(store.clone());
     let answers =
         futures::future::join_all((0..50).map(|i| lookup.total(&keys[i % 3].0, &keys[i % 3].1)))
             .await;

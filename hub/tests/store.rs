@@ -557,7 +557,7 @@ async fn hubs_racing_on_start_up_migrate_once() {
         .with_url(&cfg.url)
         .with_validation(false);
     assert_eq!(
-        migrations::migrate(&client, &cfg.database, None)
+        sme_hub::store::migrate(&client, &cfg.database, None)
             .await
             .unwrap(),
         Vec::<u32>::new()

@@ -664,7 +664,7 @@ pub async fn register(store: &Store, agents: &[SimAgent]) -> anyhow::Result<()> 
 
 /// The hub's ingestion stages from its metrics: flushes (count, mean reports and milliseconds
 /// per flush) and replay-lookup batches (the same), for the benchmarks' summaries.
-pub fn ingest_stages(metrics: &sme_hub::http::Metrics) -> String {
+pub fn ingest_stages(metrics: &sme_hub::web::Metrics) -> String {
     let mean = |sum: f64, count: u64| sum / count.max(1) as f64;
     let (flushes, lookups) = (
         metrics.batch_reports.count(),

@@ -137,7 +137,7 @@ async fn completeness_over_the_deadline(hub: &TestHub) {
         assert!(accepted(send(hub, &punctual_id, &r).await).replay);
     }
 
-    let c = sme_hub::completeness::completeness(hub.store(), &cal, &may, Some("440000"))
+    let c = sme_hub::analytics::completeness::completeness(hub.store(), &cal, &may, Some("440000"))
         .await
         .unwrap();
     assert_eq!(
@@ -154,15 +154,16 @@ async fn completeness_over_the_deadline(hub: &TestHub) {
         .map(|r| (r.region_code.as_str(), r.expected, r.received, r.on_time))
         .collect();
     assert_eq!(by_region, [("440300", 3, 2, 1)]);
-    let statuses = sme_hub::completeness::platform_statuses(hub.store(), &cal, &may, "4403")
-        .await
-        .unwrap();
+    let statuses =
+        sme_hub::analytics::completeness::platform_statuses(hub.store(), &cal, &may, "4403")
+            .await
+            .unwrap();
     let p = statuses.iter().find(|s| s.credit_code == punctual).unwrap();
     assert_eq!(p.revisions, 4);
     assert!(p.on_time);
 
     // June: the platform closed in May is not expected; the one registered on 1 June is.
-    let june = sme_hub::completeness::completeness(
+    let june = sme_hub::analytics::completeness::completeness(
         hub.store(),
         &cal,
         &"2026-M06".parse().unwrap(),

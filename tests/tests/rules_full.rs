@@ -7,8 +7,8 @@
 //! 10:00 UTC+8 unless a step moves it.
 
 use sme_agent::identity::Identity;
-use sme_hub::periods::{self, Coordinator, ReopenRequest, ReopenTarget};
 use sme_hub::registry::Platform;
+use sme_hub::reporting::periods::{self, Coordinator, ReopenRequest, ReopenTarget};
 use sme_proto::period::Calendar;
 use sme_proto::v1::{self, Receipt};
 use sme_tests::{assert_violation, fixtures, platform, TestHub};

@@ -34,7 +34,8 @@ use std::collections::{BTreeSet, HashSet};
 use clickhouse::{Client, Row};
 use serde::Deserialize;
 
-use super::migrations::{self, Migration, MIGRATIONS};
+use super::ddl;
+use super::migrations::{Migration, MIGRATIONS};
 use super::StoreError;
 
 /// How the store spreads its tables over a cluster.
@@ -87,7 +88,7 @@ pub(crate) fn plan(
     sharded: &HashSet<String>,
     c: &ClusterOptions,
 ) -> Result<Vec<Ddl>, StoreError> {
-    let db = migrations::quote_database(database)?;
+    let db = ddl::quote_database(database)?;
     let on = if c.distributed_ddl {
         format!(" ON CLUSTER `{}`", c.name)
     } else {
@@ -354,7 +355,7 @@ pub(crate) async fn migrate(
             plan(s, database, &sharded, c)?;
         }
     }
-    let db = migrations::quote_database(database)?;
+    let db = ddl::quote_database(database)?;
     let setup = |source| StoreError::Migration {
         version: 0,
         name: "database and schema_migrations",
@@ -374,19 +375,19 @@ pub(crate) async fn migrate(
         check_membership(client, c).await.map_err(setup)?;
     }
     for node in &nodes {
-        migrations::execute_ddl(
+        ddl::execute_ddl(
             &node.clone().with_database("system"),
             &format!("CREATE DATABASE IF NOT EXISTS {db}{on}"),
         )
         .await
         .map_err(setup)?;
         let node = node.clone().with_database(database);
-        let ddl = migrations::schema_migrations_ddl(&db).replacen(
+        let ddl = ddl::schema_migrations_ddl(&db).replacen(
             "schema_migrations (",
             &format!("schema_migrations{on} ("),
             1,
         );
-        migrations::execute_ddl(&node, &ddl).await.map_err(setup)?;
+        ddl::execute_ddl(&node, &ddl).await.map_err(setup)?;
     }
     let nodes: Vec<Client> = nodes
         .into_iter()
@@ -395,7 +396,7 @@ pub(crate) async fn migrate(
     let main = client.clone().with_database(database);
     let mut applied = Vec::with_capacity(nodes.len());
     for node in &nodes {
-        applied.push(migrations::applied_versions(node).await.map_err(setup)?);
+        applied.push(ddl::applied_versions(node).await.map_err(setup)?);
     }
     let mut newly = BTreeSet::new();
     for m in MIGRATIONS {
@@ -415,25 +416,21 @@ pub(crate) async fn migrate(
                 match ddl.scope {
                     Scope::EachNode => {
                         for &i in &lacking {
-                            migrations::execute_ddl(&nodes[i], &ddl.sql)
+                            ddl::execute_ddl(&nodes[i], &ddl.sql)
                                 .await
                                 .map_err(failed)?;
                         }
                     }
                     // Seed data goes in once: only when the first node had not applied it.
                     Scope::Once if lacking.first() == Some(&0) => {
-                        migrations::execute_ddl(&main, &ddl.sql)
-                            .await
-                            .map_err(failed)?;
+                        ddl::execute_ddl(&main, &ddl.sql).await.map_err(failed)?;
                     }
                     Scope::Once => {}
                 }
             }
         }
         for &i in &lacking {
-            migrations::record_version(&nodes[i], m)
-                .await
-                .map_err(failed)?;
+            ddl::record_version(&nodes[i], m).await.map_err(failed)?;
         }
         tracing::info!(
             database,

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub mod cluster;
+mod ddl;
 pub mod embedded;
 mod error;
 pub mod migrations;
@@ -25,6 +26,23 @@ mod rows;
 pub use cluster::ClusterOptions;
 pub use embedded::{ClusterSpec, EmbeddedClickHouse, EmbeddedOptions};
 pub use error::{StoreError, SERVER_NOT_FOUND};
+
+/// Creates `database` if missing and applies every migration it lacks, returning the versions
+/// applied by this call (empty when the schema was current).
+///
+/// `client` must not have a default database set (the database may not exist yet).
+/// With `cluster`, every statement is rewritten into local tables plus `Distributed` tables
+/// and applied on every node (or `ON CLUSTER`): see [`cluster`].
+pub async fn migrate(
+    client: &Client,
+    database: &str,
+    cluster: Option<&ClusterOptions>,
+) -> Result<Vec<u32>, StoreError> {
+    match cluster {
+        Some(cluster) => cluster::migrate(client, database, cluster).await,
+        None => ddl::migrate_single(client, database).await,
+    }
+}
 
 /// Where the store connects. Plain data: the hub's TOML config fills it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +226,7 @@ impl Store {
         }
         let applied = tokio::time::timeout(
             options.timeout * 4,
-            migrations::migrate(&client, &cfg.database, options.cluster.as_ref()),
+            migrate(&client, &cfg.database, options.cluster.as_ref()),
         )
         .await
         .map_err(|_| StoreError::Unavailable {

@@ -2,8 +2,8 @@
 //!
 //! A submission goes: authenticate the certificate → platform id must be the certificate's →
 //! admission into the writer's bounded intake (else `RESOURCE_EXHAUSTED`) → replay check by
-//! `report_id` and revision check, both batched ([`crate::lookup`]) → validation rules → one
-//! accepted revision per (platform, period, revision) → group commit ([`crate::writer`]) →
+//! `report_id` and revision check, both batched ([`crate::ingest::lookup`]) → validation rules → one
+//! accepted revision per (platform, period, revision) → group commit ([`crate::ingest::writer`]) →
 //! receipt. The receipt is sent only after ClickHouse has the rows. Every outcome is written to
 //! the audit table (through the writer, batched).
 //!
@@ -27,15 +27,15 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::http::Metrics;
-use crate::lookup::Lookups;
+use crate::ingest::lookup::Lookups;
+use crate::ingest::writer::{WriteError, Writer};
+use crate::pki::tls::{AuthError, Authenticator, PlatformIdentity};
 use crate::pki::CertificateAuthority;
 use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, LookupKey, Store, StoredReceipt};
-use crate::tls::{AuthError, Authenticator, PlatformIdentity};
-use crate::writer::{WriteError, Writer};
+use crate::web::Metrics;
 
 /// How long an agent should wait before retrying when the store is unavailable.
-const RETRY_AFTER_UNAVAILABLE: Duration = crate::writer::RETRY_AFTER_UNAVAILABLE;
+const RETRY_AFTER_UNAVAILABLE: Duration = crate::ingest::writer::RETRY_AFTER_UNAVAILABLE;
 /// Reports of one `SyncReports` stream processed at the same time, unless configured
 /// (`[writer] stream_concurrency`). A draining agent's reports only batch well when many are in
 /// flight: each waits for a lookup and a flush, so a stream's throughput is about its
@@ -219,7 +219,7 @@ struct HubInner {
     settings: ServiceSettings,
     ingest: Ingest,
     /// Registry, lock and history lookups for the rules (E004, E012, W201).
-    facts: crate::context::FactFinder,
+    facts: crate::ingest::context::FactFinder,
     /// One lock per report_id, and one per (platform, period, revision), being processed, so
     /// concurrent copies of a report wait for the first and get its receipt instead of racing
     /// to insert, and two reports of one revision cannot both be accepted by this process.
@@ -250,9 +250,9 @@ impl Hub {
         ca: CertificateAuthority,
         settings: ServiceSettings,
         ingest: Ingest,
-    ) -> Result<Self, crate::tls::TlsError> {
+    ) -> Result<Self, crate::pki::tls::TlsError> {
         let auth = Authenticator::new(ca.cert_der())?.with_revocations(ca.revocations());
-        let facts = crate::context::FactFinder::new(
+        let facts = crate::ingest::context::FactFinder::new(
             store.clone(),
             settings.calendar.clone(),
             settings.registry.clone(),
@@ -406,7 +406,7 @@ impl Hub {
         };
         let report_id = Uuid::parse_str(&report.report_id).ok();
         let mut _guards = Vec::new();
-        let mut found = crate::lookup::Found::default();
+        let mut found = crate::ingest::lookup::Found::default();
         let facts = if let Some(id) = report_id {
             _guards.push(self.lock(LockKey::Report(id)).await);
             _guards.push(
@@ -680,7 +680,7 @@ impl ReportingService for Hub {
             .identify(&request)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         let now = self.inner.settings.clock.now();
-        let calendar = crate::calendar::platform_calendar(
+        let calendar = crate::reporting::calendar::platform_calendar(
             &self.inner.settings.calendar,
             &self.inner.store,
             &identity.platform_id,

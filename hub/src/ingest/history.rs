@@ -17,7 +17,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batching::BatchLimits;
+use crate::ingest::batching::BatchLimits;
 use crate::store::{migrations::CURRENT_REPORT_RANK, Store, StoreError};
 
 /// Up to 500 keys (keeps the query text well under `max_query_size`), 10 ms for companions,
@@ -73,7 +73,7 @@ impl TotalsLookup {
         let tx = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
             let store = self.store.clone();
-            tokio::spawn(crate::batching::collect(rx, LIMITS, move |batch| {
+            tokio::spawn(crate::ingest::batching::collect(rx, LIMITS, move |batch| {
                 let store = store.clone();
                 async move { answer(&store, batch).await }
             }));

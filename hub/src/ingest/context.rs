@@ -5,7 +5,7 @@
 //! - **E004**: the certificate's platform must be in the registry and active at some time in the
 //!   period (see [`crate::registry`] for "active"). With `[registry] enforce = false` the check is
 //!   skipped. With a malformed period (E003) only registration is checked.
-//! - **E012**: the calendar lock, extended by reopenings ([`crate::periods`]).
+//! - **E012**: the calendar lock, extended by reopenings ([`crate::reporting::periods`]).
 //! - **W201**: the baseline is the *current* report (highest accepted revision) of the same
 //!   platform's previous period of the same kind (May for June, Q1 for Q2, 2025 for 2026). No
 //!   report for that period: no baseline, no check.
@@ -15,16 +15,16 @@
 //!
 //! Cost per report: the registry comes from the hub's copy ([`RegistryCache`]), the lock needs a
 //! query only once the calendar lock has passed, and the baseline is asked in batches with other
-//! reports' ([`crate::history`]).
+//! reports' ([`crate::ingest::history`]).
 
 use std::sync::Arc;
 
 use sme_proto::period::{Calendar, Period};
 use time::OffsetDateTime;
 
-use crate::history::TotalsLookup;
-use crate::periods;
+use crate::ingest::history::TotalsLookup;
 use crate::registry::{Activity, RegistryCache, RegistrySettings};
+use crate::reporting::periods;
 use crate::store::{Store, StoreError};
 
 /// The facts of one submission.
@@ -145,14 +145,14 @@ pub async fn previous_total_services(
 }
 
 /// Σ services of the current report of (platform, period), if there is one (one query; the
-/// submit path batches these, see [`crate::history`]).
+/// submit path batches these, see [`crate::ingest::history`]).
 pub async fn total_services(
     store: &Store,
     platform_id: &str,
     period: &str,
 ) -> Result<Option<u64>, StoreError> {
     let key = (platform_id.to_owned(), period.to_owned());
-    Ok(crate::history::totals(store, &[&key])
+    Ok(crate::ingest::history::totals(store, &[&key])
         .await?
         .get(&key)
         .copied())

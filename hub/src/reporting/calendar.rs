@@ -10,8 +10,8 @@ use sme_proto::period::{Calendar, Period, PeriodKind};
 use sme_proto::v1;
 use time::OffsetDateTime;
 
-use crate::periods;
 use crate::registry;
+use crate::reporting::periods;
 use crate::store::{Store, StoreError};
 
 /// The calendar for one platform at `now`.

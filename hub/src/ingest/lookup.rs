@@ -20,9 +20,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::batching::BatchLimits;
-use crate::http::Metrics;
+use crate::ingest::batching::BatchLimits;
 use crate::store::{LookupKey, Store, StoreError, StoredReceipt, MAX_LOOKUP_KEYS};
+use crate::web::Metrics;
 
 /// Up to `MAX_LOOKUP_KEYS` keys, 10 ms for companions, one batch in flight: each query costs
 /// ClickHouse a few milliseconds of analysis whatever its size (see `batching.rs`).
@@ -56,11 +56,11 @@ struct Request {
 }
 
 impl Lookups {
-    /// Starts the collector on `runtime` (see [`crate::writer::IngestRuntime`]). It stops when
+    /// Starts the collector on `runtime` (see [`crate::ingest::writer::IngestRuntime`]). It stops when
     /// every handle is dropped.
     pub fn spawn(runtime: &tokio::runtime::Handle, store: Store, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        runtime.spawn(crate::batching::collect(rx, LIMITS, move |batch| {
+        runtime.spawn(crate::ingest::batching::collect(rx, LIMITS, move |batch| {
             let (store, metrics) = (store.clone(), metrics.clone());
             async move { answer(&store, &metrics, batch).await }
         }));

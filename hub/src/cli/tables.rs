@@ -8,9 +8,9 @@ use std::fmt::Write as _;
 use sme_proto::period::{Calendar, Period, PeriodKind};
 use time::OffsetDateTime;
 
-use crate::completeness::Completeness;
-use crate::periods::{format_cst, ReopenTarget, Reopening};
+use crate::analytics::completeness::Completeness;
 use crate::registry::{import::ImportReport, Division, Platform, SmeCount};
+use crate::reporting::periods::{format_cst, ReopenTarget, Reopening};
 
 /// A table: header and rows of cells; numeric columns are right-aligned.
 struct Table {

@@ -54,8 +54,8 @@ use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::http::Metrics;
 use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError};
+use crate::web::Metrics;
 
 /// Retry hint when ClickHouse is unavailable or the hub is stopping.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);

@@ -13,6 +13,8 @@
 //! | `tokens/<sha256>.toml` | an unused enrolment token (only its hash is stored) |
 //! | `tokens/used/<sha256>.toml` | a used token; moved there by an atomic rename, so a token works once even with several hub processes sharing the directory |
 
+pub mod tls;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -584,7 +586,7 @@ mod tests {
             .sign_client(&csr, &platform(), Duration::days(30))
             .unwrap();
         let chain = vec![pem_to_der(&issued.certificate_pem).unwrap()];
-        let auth = crate::tls::Authenticator::new(ca.cert_der())
+        let auth = crate::pki::tls::Authenticator::new(ca.cert_der())
             .unwrap()
             .with_revocations(ca.revocations());
         assert_eq!(
@@ -596,7 +598,7 @@ mod tests {
             .unwrap();
         let err = auth.authenticate(Some(&chain)).unwrap_err();
         assert!(
-            matches!(err, crate::tls::AuthError::Revoked { .. }),
+            matches!(err, crate::pki::tls::AuthError::Revoked { .. }),
             "{err}"
         );
         assert!(err.to_string().contains("key lost"), "{err}");
@@ -632,7 +634,7 @@ mod tests {
             .sign_client(&csr, &platform(), Duration::days(30))
             .unwrap();
         let der = pem_to_der(&issued.certificate_pem).unwrap();
-        let id = crate::tls::platform_identity(&der).unwrap();
+        let id = crate::pki::tls::platform_identity(&der).unwrap();
         assert_eq!(id.platform_id, platform());
         assert!(issued.not_after > OffsetDateTime::now_utc() + Duration::days(29));
     }

@@ -1,0 +1,215 @@
+//! The command line of `sme-hub` (clap derive: the doc comments are `--help`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use sme_proto::period::PeriodKind;
+
+use crate::registry;
+
+/// SME Platform Reporting hub (中小企业公共服务平台数据直报 汇聚中心).
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, defaults and SME_HUB_* environment variables apply.
+    #[arg(long, short, global = true, env = "SME_HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the hub: gRPC for agents, ClickHouse (embedded unless [clickhouse] url is set).
+    Serve,
+    /// Manage the certificate authority.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Manage platform certificates.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Manage enrolment tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The platform registry and reference data (平台名录): import files, list them.
+    Registry {
+        #[command(subcommand)]
+        command: RegistryCommand,
+    },
+    /// Reporting periods: calendar, locks and reopenings (报告期、锁定与解锁).
+    Period {
+        #[command(subcommand)]
+        command: PeriodCommand,
+    },
+    /// Reporting completeness and timeliness of a period by region, with the missing platforms.
+    Completeness {
+        /// Period: 2026-M05 (month), 2026-Q2 (quarter) or 2026-A (year).
+        #[arg(long)]
+        period: String,
+        /// Region code (province PP0000, prefecture PPCC00); default the whole country.
+        #[arg(long)]
+        region: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Import a registry file (CSV or XLSX): platforms, divisions or sme-counts, told by its
+    /// headers. Every row is checked; a file with any problem imports nothing.
+    Import {
+        /// The file (.csv in UTF-8 or GBK, or .xlsx).
+        file: PathBuf,
+        /// platforms, divisions or sme-counts (default: by the headers).
+        #[arg(long)]
+        kind: Option<registry::Kind>,
+        /// Revision (year of the code list) for a divisions file without a revision column.
+        #[arg(long)]
+        revision: Option<u32>,
+        /// Who imports (stored with the rows).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+        /// Check the file and show what would change, without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the platforms (current versions), optionally of one region.
+    List {
+        /// Region code (440000, 440300 …) or digit prefix (44, 4403).
+        #[arg(long)]
+        region: Option<String>,
+        /// Show every stored version of this platform instead (its registry history).
+        #[arg(long)]
+        history: Option<String>,
+    },
+    /// List the division codes (newest name of every code, or one revision).
+    Divisions {
+        /// Only this revision.
+        #[arg(long)]
+        revision: Option<u32>,
+        /// Only this province (code or two-digit prefix).
+        #[arg(long)]
+        province: Option<String>,
+    },
+    /// List SME counts per region and year.
+    SmeCounts {
+        /// Region code or digit prefix.
+        #[arg(long)]
+        region: Option<String>,
+        /// Only this year.
+        #[arg(long)]
+        year: Option<u16>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PeriodCommand {
+    /// Recent periods with start, end, due and lock times (UTC+8) and their state.
+    List {
+        /// month, quarter or year.
+        #[arg(long, default_value = "month", value_parser = parse_kind)]
+        kind: PeriodKind,
+        /// How many periods, the current one included.
+        #[arg(long, default_value_t = 12)]
+        count: usize,
+    },
+    /// Reopenings (who, when, why, until) and, for a platform and period, the lock in force.
+    Locks {
+        /// Only this period.
+        #[arg(long)]
+        period: Option<String>,
+        /// Only reopenings covering this platform.
+        #[arg(long)]
+        platform: Option<String>,
+        /// Only reopenings within this region.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Reopen a locked period for one platform or a whole region (a coordinator of that region).
+    Reopen {
+        /// The platform (unified social credit code).
+        #[arg(long, required_unless_present = "region", conflicts_with = "region")]
+        platform: Option<String>,
+        /// Every platform registered in this region (6-digit code).
+        #[arg(long)]
+        region: Option<String>,
+        /// The period, e.g. 2026-M05.
+        #[arg(long)]
+        period: String,
+        /// The coordinator's name (recorded).
+        #[arg(long)]
+        by: String,
+        /// The region the coordinator acts for (000000: national). Default: --region.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Why (recorded).
+        #[arg(long)]
+        reason: String,
+        /// Last day reports are accepted, YYYY-MM-DD (UTC+8). Default: [periods] reopen_days.
+        #[arg(long)]
+        until: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CaCommand {
+    /// Create the ministry CA, the hub's server certificate and the pseudonymisation key.
+    Init {
+        /// Replace an existing CA (every platform must enrol again).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the CA's location and fingerprint.
+    Show,
+}
+
+#[derive(Subcommand)]
+pub enum CertCommand {
+    /// Revoke a platform's client certificate: its agent is refused (UNAUTHENTICATED, with the
+    /// reason) until it enrols again with a new token.
+    Revoke {
+        /// Serial number, hex (logged by the hub at enrolment and renewal).
+        #[arg(long)]
+        serial: String,
+        /// Why, shown to the agent and kept with the revocation.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Issue a single-use enrolment token for one platform.
+    Issue {
+        /// The platform's unified social credit code (18 characters).
+        #[arg(long)]
+        platform: String,
+        /// Validity in hours (default: [pki] token_ttl_hours).
+        #[arg(long)]
+        ttl_hours: Option<u32>,
+    },
+}
+
+impl Cli {
+    /// Operators' table commands print tables; their logs only when something is wrong.
+    pub fn is_quiet(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Registry { .. } | Command::Period { .. } | Command::Completeness { .. }
+        )
+    }
+}
+
+pub(crate) fn parse_kind(s: &str) -> Result<PeriodKind, String> {
+    match s {
+        "month" | "M" => Ok(PeriodKind::Month),
+        "quarter" | "Q" => Ok(PeriodKind::Quarter),
+        "year" | "A" => Ok(PeriodKind::Year),
+        _ => Err(format!("{s:?} is not month, quarter or year")),
+    }
+}

@@ -1,0 +1,3 @@
+//! The gRPC side that platforms' agents talk to: `ReportingService` and `EnrollmentService`.
+
+pub mod service;
