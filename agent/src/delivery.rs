@@ -35,7 +35,7 @@ use tonic::Code;
 use crate::clock::Clock;
 use crate::connect::{self, ConnectError, HubAddress};
 use crate::identity::Identity;
-use crate::service::Shutdown;
+use crate::shutdown::Shutdown;
 use crate::store::{Attempt, OutboxItem, SharedStore, StoreError};
 
 /// Answers recorded per store transaction while a stream drains.

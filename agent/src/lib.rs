@@ -13,6 +13,7 @@ pub mod intake;
 pub mod renew;
 pub mod schedule;
 pub mod service;
+pub mod shutdown;
 pub mod status;
 pub mod store;
 pub mod submit;

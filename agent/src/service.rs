@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use sme_proto::period::to_timestamp;
 use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient};
 use time::OffsetDateTime;
-use tokio::sync::watch;
 
 use crate::builder::{self, BuildContext, BuildSummary};
 use crate::calendar::HubCalendar;
@@ -36,6 +35,7 @@ use crate::identity::{Identity, IdentityError};
 use crate::intake::{self, InboxSummary};
 use crate::renew;
 use crate::schedule::{self, Schedule};
+use crate::shutdown::Shutdown;
 use crate::store::{SharedStore, Store, StoreError};
 
 /// Longest single sleep.
@@ -100,54 +100,6 @@ pub struct LastRun {
     pub rejected: usize,
     /// Reports left for a retry.
     pub retried: usize,
-}
-
-// === Shutdown ===
-
-/// Tells long-running work to stop. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-    /// For [`Shutdown::never`]: the sender, kept so the signal never reports "closed".
-    _keep: Option<Arc<watch::Sender<bool>>>,
-}
-
-/// Triggers a [`Shutdown`].
-#[derive(Debug)]
-pub struct ShutdownTrigger(watch::Sender<bool>);
-
-impl Shutdown {
-    /// A trigger and the signal it controls.
-    pub fn new() -> (ShutdownTrigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (ShutdownTrigger(tx), Shutdown { rx, _keep: None })
-    }
-
-    /// A signal that never fires (one-shot commands).
-    pub fn never() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        Shutdown {
-            rx,
-            _keep: Some(Arc::new(tx)),
-        }
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_requested(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    /// Resolves when a stop is asked for (or its trigger is gone).
-    pub async fn requested(&mut self) {
-        let _ = self.rx.wait_for(|stop| *stop).await;
-    }
-}
-
-impl ShutdownTrigger {
-    /// Asks every holder of the signal to stop.
-    pub fn trigger(&self) {
-        let _ = self.0.send(true);
-    }
 }
 
 /// What one run did.

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use rust_xlsxwriter::{DataValidation, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
 use crate::intake::columns::{
-    Field, ItemKind, FUNCTION_NAMES, PROFILE_ITEMS, PROFILE_KEY_HEADERS, PROFILE_VALUE_HEADERS,
-    RECORD_COLUMNS,
+    Field, ItemKind, PROFILE_ITEMS, PROFILE_KEY_HEADERS, PROFILE_VALUE_HEADERS, RECORD_COLUMNS,
 };
+use crate::intake::FUNCTION_NAMES;
 
 /// File name of the CSV records template.
 pub const RECORDS_CSV: &str = "service_records_template.csv";

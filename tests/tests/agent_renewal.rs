@@ -127,7 +127,7 @@ fn clock_now(clock: &ManualClock) -> OffsetDateTime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_certificate_keeps_reports_queued_and_says_to_enrol_again() {
-    use sme_agent::service::Shutdown;
+    use sme_agent::shutdown::Shutdown;
     use sme_tests::agent::{profile_json, recent_months, records, records_csv, sendable_periods};
 
     let hub = TestHub::start().await;
@@ -151,7 +151,7 @@ async fn a_revoked_certificate_keeps_reports_queued_and_says_to_enrol_again() {
         }
     }
 
-    let serial = sme_hub::tls::Authenticator::new(hub.ca().cert_der())
+    let serial = sme_hub::pki::tls::Authenticator::new(hub.ca().cert_der())
         .unwrap()
         .authenticate(Some(&enrolled.chain))
         .unwrap()

@@ -1,8 +1,6 @@
 //! Column headers and profile items: the one list that intake matches against and the templates
 //! are written from.
 
-use sme_proto::v1::ServiceFunction;
-
 use super::values::fold;
 use super::Cell;
 
@@ -193,42 +191,6 @@ pub const RECORD_COLUMNS: &[ColumnSpec] = &[
         help_en: "person-times for training and events (whole number); blank otherwise",
         example: "0",
     },
-];
-
-/// The seven service functions: Chinese name and the folded English names accepted (besides
-/// the numbers 1–7 and the proto names `SERVICE_FUNCTION_*`).
-pub const FUNCTION_NAMES: &[(ServiceFunction, &str, &[&str])] = &[
-    (
-        ServiceFunction::Information,
-        "信息查询",
-        &["information", "info"],
-    ),
-    (
-        ServiceFunction::TechnologyInnovation,
-        "技术创新",
-        &["technologyinnovation", "technology", "innovation"],
-    ),
-    (
-        ServiceFunction::Quality,
-        "质量管理",
-        &["quality", "qualitymanagement"],
-    ),
-    (
-        ServiceFunction::ManagementConsulting,
-        "管理咨询",
-        &["managementconsulting", "management", "consulting"],
-    ),
-    (
-        ServiceFunction::Entrepreneurship,
-        "创业辅导",
-        &["entrepreneurship", "startup"],
-    ),
-    (
-        ServiceFunction::MarketExpansion,
-        "市场开拓",
-        &["marketexpansion", "market"],
-    ),
-    (ServiceFunction::Training, "人员培训", &["training"]),
 ];
 
 /// The spec of a field.

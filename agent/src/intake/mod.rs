@@ -65,6 +65,8 @@ mod records;
 mod values;
 mod xlsx;
 
+pub use values::FUNCTION_NAMES;
+
 use std::path::{Path, PathBuf};
 
 use sme_proto::period::{Period, CST};

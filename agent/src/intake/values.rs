@@ -132,6 +132,42 @@ fn ymd(y: i32, m: u32, d: u32) -> Option<Date> {
     Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
 }
 
+/// The seven service functions: Chinese name and the folded English names accepted (besides
+/// the numbers 1–7 and the proto names `SERVICE_FUNCTION_*`).
+pub const FUNCTION_NAMES: &[(ServiceFunction, &str, &[&str])] = &[
+    (
+        ServiceFunction::Information,
+        "信息查询",
+        &["information", "info"],
+    ),
+    (
+        ServiceFunction::TechnologyInnovation,
+        "技术创新",
+        &["technologyinnovation", "technology", "innovation"],
+    ),
+    (
+        ServiceFunction::Quality,
+        "质量管理",
+        &["quality", "qualitymanagement"],
+    ),
+    (
+        ServiceFunction::ManagementConsulting,
+        "管理咨询",
+        &["managementconsulting", "management", "consulting"],
+    ),
+    (
+        ServiceFunction::Entrepreneurship,
+        "创业辅导",
+        &["entrepreneurship", "startup"],
+    ),
+    (
+        ServiceFunction::MarketExpansion,
+        "市场开拓",
+        &["marketexpansion", "market"],
+    ),
+    (ServiceFunction::Training, "人员培训", &["training"]),
+];
+
 pub(crate) fn function(c: &Cell) -> Result<ServiceFunction, Msg> {
     let bad = || {
         msg(
@@ -144,7 +180,7 @@ pub(crate) fn function(c: &Cell) -> Result<ServiceFunction, Msg> {
     let f = fold(&raw);
     let f = f.strip_prefix("servicefunction").unwrap_or(&f);
     let by_name = |name: &str| {
-        super::columns::FUNCTION_NAMES
+        FUNCTION_NAMES
             .iter()
             .find(|(_, zh, en)| *zh == name || en.contains(&name))
             .map(|(sf, ..)| *sf)
