@@ -7,6 +7,11 @@
 //! background and are stopped with SIGTERM. The Debian package block is left out (it needs a
 //! package build and systemd). A command this test does not know how to prepare for is still
 //! run, and must succeed.
+//!
+//! The records are of the last ended month. When its quarter (or year) has ended too, its
+//! report is built from the same records, so the quarter's (year's) profile is imported just
+//! before the README's `import`. `scripts/prefectures.sh` fetches its data from the npm
+//! registry, so this test needs that registry, like `scripts/setup.sh`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
