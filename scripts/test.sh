@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, lints the wire contract, checks formatting and
-# clippy, builds the binaries, and runs every test (unit and end-to-end against real ClickHouse
-# servers started in temp dirs).
+# clippy, builds the binaries, runs the demo end to end with them, and runs every test (unit and
+# end-to-end against real ClickHouse servers started in temp dirs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -17,6 +17,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo build (binaries used by end-to-end tests)"
 cargo build --workspace --bins --locked
+
+echo "== demo (scripts/demo.sh end to end with the debug binaries, free ports, a temp dir)"
+demo_tmp="$(mktemp -d)"
+SME_DEMO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug" SME_DEMO_EXIT=1 SME_DEMO_DIR="$demo_tmp/demo" \
+  SME_DEMO_GRPC=127.0.0.1:0 SME_DEMO_HTTP=127.0.0.1:0 scripts/demo.sh \
+  || { echo "scripts/demo.sh failed; its files (hub.log, agents/) are in $demo_tmp/demo" >&2; exit 1; }
+rm -rf "$demo_tmp"
 
 echo "== cargo test"
 cargo test --workspace --locked -- --test-threads="${SME_TEST_THREADS:-2}"

@@ -25,6 +25,8 @@ pub use sme_proto::fixtures;
 
 pub mod agent;
 pub mod load;
+pub mod process;
+pub mod readme;
 pub mod seed;
 
 /// Logs to the test output when `RUST_LOG` is set.

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 /// Prefix of the URI subject alternative name that carries the platform id in client
-/// certificates, e.g. `urn:sme:platform:91110108MA01ABCD2X`.
+/// certificates, e.g. `urn:sme:platform:91110108MA01ABCD2H`.
 pub const PLATFORM_URI_PREFIX: &str = "urn:sme:platform:";
 
 /// Version prefix of enrolment tokens.
