@@ -15,6 +15,9 @@ command -v node >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 command -v cc >/dev/null 2>&1 || apt_packages+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl ca-certificates)
+# The agent's Debian package check (scripts/packaging-check.sh): lintian, readelf (binutils).
+command -v lintian >/dev/null 2>&1 || apt_packages+=(lintian)
+command -v readelf >/dev/null 2>&1 || apt_packages+=(binutils)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "== installing with apt: ${apt_packages[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -24,6 +27,14 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo not found: install Rust (https://rustup.rs, or apt-get install cargo) and run again" >&2
   exit 1
+fi
+
+# cargo-deb builds the agent's .deb (`cargo deb -p sme-agent`); pinned so the package and the
+# packaging check do not change under us.
+cargo_deb_version=3.8.0
+if ! cargo deb --version 2>/dev/null | grep -q "$cargo_deb_version"; then
+  echo "== installing cargo-deb $cargo_deb_version (crates.io)"
+  cargo install cargo-deb --version "$cargo_deb_version" --locked
 fi
 
 # JavaScript tooling (buf lint) from the npm registry, pinned by package-lock.json.

@@ -4,6 +4,7 @@
 
 pub mod builder;
 pub mod calendar;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod connect;

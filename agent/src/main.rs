@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use sme_agent::cli::{Cli, Command};
 use sme_agent::clock::SystemClock;
 use sme_agent::config::AgentConfig;
 use sme_agent::identity::{self, Identity};
@@ -20,96 +21,6 @@ use sme_agent::store::Store;
 use sme_agent::submit::{self, SubmitOutcome};
 use sme_agent::{status, template};
 use sme_proto::period::Period;
-
-/// SME Platform Reporting agent (中小企业公共服务平台数据直报 采集代理).
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    /// Configuration file (TOML). Without it, defaults and SME_AGENT_* environment variables apply.
-    #[arg(long, short, global = true, env = "SME_AGENT_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Enrol this platform with the hub: generates a key here, sends a CSR with a single-use token.
-    Enroll {
-        /// Hub address, e.g. https://hub.example.cn:7443.
-        #[arg(long)]
-        hub: String,
-        /// This platform's unified social credit code.
-        #[arg(long)]
-        platform: String,
-        /// The single-use token from `sme-hub token issue`.
-        #[arg(long, env = "SME_AGENT_TOKEN")]
-        token: String,
-        /// Replace an existing identity.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Run as a background service in the foreground (for systemd): watch the inbox, build and
-    /// send reports on schedule, renew the certificate. Stops cleanly on SIGTERM or SIGINT.
-    Run,
-    /// Import files of service records or a profile (CSV, XLSX, JSON) into the local store.
-    /// A file with any problem imports nothing; the problems are listed with line and column.
-    Import {
-        /// Files to import.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-    },
-    /// Write blank import templates (CSV and Excel for service records, CSV for a profile).
-    Template {
-        /// Folder to write them into.
-        dir: PathBuf,
-    },
-    /// Show identity, certificate, queue, last success and error, rejected and blocked reports.
-    Status {
-        /// Machine-readable JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Attach an explanation (上报说明) to a period, answering a rule such as W201; the period
-    /// is rebuilt and sent as a new revision at the next run.
-    Explain {
-        /// Period code, e.g. 2026-M05.
-        #[arg(long)]
-        period: String,
-        /// Rule id, e.g. W201.
-        #[arg(long)]
-        rule: String,
-        /// The explanation.
-        #[arg(long)]
-        text: String,
-    },
-    /// Build a period again as a new revision at the next run, even if nothing changed (e.g.
-    /// after the hub answered ALREADY_EXISTS).
-    Rebuild {
-        /// Period code, e.g. 2026-M05.
-        #[arg(long)]
-        period: String,
-    },
-    /// Do one run now (heartbeat, renewal if due, build, send) and print what happened.
-    Sync,
-    /// Send one report from a JSON file and print the receipt or the hub's reasons.
-    Send {
-        /// Report file (JSON, field names as in sme.report.v1.Report).
-        file: PathBuf,
-        /// Send even if the local check finds errors (the hub will judge).
-        #[arg(long)]
-        skip_check: bool,
-    },
-    /// Print a complete, valid example report (JSON) for a period, to learn the format from.
-    ExampleReport {
-        /// Period code, e.g. 2026-M05, 2026-Q2 or 2026-A.
-        #[arg(long)]
-        period: String,
-        /// Platform id to put in the report (default: this agent's, once enrolled).
-        #[arg(long)]
-        platform: Option<String>,
-    },
-}
 
 fn main() -> ExitCode {
     match run() {
@@ -139,7 +50,12 @@ fn run() -> anyhow::Result<ExitCode> {
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
         tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    // Colours only on a terminal: journald, rsyslog and files get plain lines.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            )
             .with(filter)
             .init();
     }

@@ -1,6 +1,8 @@
 //! The packaging stays consistent: the `.deb` metadata names files that exist, the systemd unit
 //! runs the service the way `sme-agent run` expects with its hardening in place, and the
-//! maintainer scripts keep cargo-deb's `#DEBHELPER#` hook.
+//! maintainer scripts keep cargo-deb's `#DEBHELPER#` hook, and the man pages are those of the
+//! current command line. Building, lintian, installing and purging the `.deb` itself is
+//! `scripts/packaging-check.sh` (run by `scripts/test.sh`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,6 +86,20 @@ fn the_deb_metadata_names_existing_files() {
         if source.starts_with("target/") {
             continue; // built by `cargo deb`
         }
+        if let Some((folder, suffix)) = source.split_once("/*") {
+            let found = std::fs::read_dir(dir.join(folder))
+                .unwrap_or_else(|e| panic!("asset folder {folder}: {e}"))
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(suffix)
+                })
+                .count();
+            assert!(found > 0, "asset {source} matches no file");
+            continue;
+        }
         assert!(dir.join(source).exists(), "asset {source} is missing");
     }
     assert!(targets.iter().any(|t| t == "usr/bin/"));
@@ -93,7 +109,7 @@ fn the_deb_metadata_names_existing_files() {
         Some("/etc/sme-agent/agent.toml")
     );
     let scripts = dir.join(deb["maintainer-scripts"].as_str().unwrap());
-    for name in ["postinst", "postrm"] {
+    for name in ["postinst", "prerm", "postrm"] {
         let text = std::fs::read_to_string(scripts.join(name)).unwrap();
         assert!(
             text.contains("#DEBHELPER#"),
@@ -105,4 +121,72 @@ fn the_deb_metadata_names_existing_files() {
     assert_eq!(units["unit-name"].as_str(), Some("sme-agent"));
     let unit_dir = dir.join(units["unit-scripts"].as_str().unwrap());
     assert!(unit_dir.join("sme-agent.service").exists());
+}
+
+#[test]
+fn the_package_builds_the_shipped_profile_with_a_short_synopsis() {
+    let deb = deb_metadata();
+    assert_eq!(
+        deb["profile"].as_str(),
+        Some("agent"),
+        "`cargo deb -p sme-agent` must package the size-optimised `agent` profile"
+    );
+    let manifest: toml::Value = toml::from_str(include_str!("../Cargo.toml")).unwrap();
+    let synopsis = manifest["package"]["description"].as_str().unwrap();
+    assert!(
+        synopsis.chars().count() < 80,
+        "the package synopsis is {} characters; dpkg and apt cut it at 80: {synopsis}",
+        synopsis.chars().count()
+    );
+}
+
+/// The man pages under `packaging/man/` are what clap_mangen makes of the current command line.
+/// `SME_UPDATE_MAN_PAGES=1 cargo test -p sme-agent --test packaging` rewrites them.
+#[test]
+fn the_man_pages_match_the_command_line() {
+    use clap::CommandFactory;
+    let checked_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/man");
+    let fresh = tempfile::tempdir().unwrap();
+    clap_mangen::generate_to(sme_agent::cli::Cli::command(), fresh.path()).unwrap();
+    let pages = |dir: &Path| -> std::collections::BTreeMap<String, String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "1"))
+                    .map(|p| {
+                        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                        (name, std::fs::read_to_string(&p).unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let want = pages(fresh.path());
+    assert!(want.contains_key("sme-agent.1") && want.contains_key("sme-agent-run.1"));
+    if std::env::var_os("SME_UPDATE_MAN_PAGES").is_some() {
+        std::fs::create_dir_all(&checked_in).unwrap();
+        for name in pages(&checked_in).keys() {
+            std::fs::remove_file(checked_in.join(name)).unwrap();
+        }
+        for (name, text) in &want {
+            std::fs::write(checked_in.join(name), text).unwrap();
+        }
+    }
+    let have = pages(&checked_in);
+    for (name, text) in &want {
+        assert!(
+            have.get(name) == Some(text),
+            "{} is missing or out of date with the command line; regenerate the man pages with \
+             SME_UPDATE_MAN_PAGES=1 cargo test -p sme-agent --test packaging",
+            checked_in.join(name).display()
+        );
+    }
+    if let Some(name) = have.keys().find(|n| !want.contains_key(*n)) {
+        panic!(
+            "{} belongs to no command any more; regenerate the man pages with \
+             SME_UPDATE_MAN_PAGES=1 cargo test -p sme-agent --test packaging",
+            checked_in.join(name).display()
+        );
+    }
 }
