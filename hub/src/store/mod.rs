@@ -21,6 +21,7 @@ pub mod embedded;
 mod error;
 pub mod migrations;
 mod rows;
+pub mod statements;
 
 pub use cluster::ClusterOptions;
 pub use embedded::{ClusterSpec, EmbeddedClickHouse, EmbeddedOptions};
@@ -444,6 +445,7 @@ impl Store {
             )
         };
         let timeout = Some(self.inner.timeout);
+        statements::insert::<T>(table);
         let mut insert = self
             .client
             .insert::<T>(table)
@@ -467,6 +469,7 @@ impl Store {
         action: &str,
         query: clickhouse::query::Query,
     ) -> Result<Vec<T>, StoreError> {
+        statements::query::<T>(&query);
         match tokio::time::timeout(self.inner.timeout, query.fetch_all::<T>()).await {
             Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
             Err(_) => Err(StoreError::from_client(
@@ -481,6 +484,7 @@ impl Store {
         action: &str,
         query: clickhouse::query::Query,
     ) -> Result<Option<T>, StoreError> {
+        statements::query::<T>(&query);
         match tokio::time::timeout(self.inner.timeout, query.fetch_optional::<T>()).await {
             Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
             Err(_) => Err(StoreError::from_client(
