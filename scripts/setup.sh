@@ -18,6 +18,8 @@ command -v curl >/dev/null 2>&1 || apt_packages+=(curl ca-certificates)
 # The agent's Debian package check (scripts/packaging-check.sh): lintian, readelf (binutils).
 command -v lintian >/dev/null 2>&1 || apt_packages+=(lintian)
 command -v readelf >/dev/null 2>&1 || apt_packages+=(binutils)
+command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "== installing with apt: ${apt_packages[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -41,4 +43,15 @@ fi
 if [ ! -x "$root_dir/node_modules/.bin/buf" ]; then
   echo "== installing npm packages (package-lock.json)"
   (cd "$root_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# A current ClickHouse release for the SQL check of test.sh (scripts/sql_check.py): chDB, the
+# ClickHouse engine in-process, from PyPI. Pinned; about 180 MB to download and 560 MB
+# installed. Its pandas/pyarrow dependencies are only for DataFrame input and are left out.
+chdb_version="26.9.0"
+sql_check_venv="$root_dir/.venv-sql-check"
+if [ "$("$sql_check_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("chdb-core"))' 2>/dev/null)" != "$chdb_version" ]; then
+  echo "== installing chdb-core $chdb_version (PyPI) into $sql_check_venv"
+  python3 -m venv "$sql_check_venv"
+  "$sql_check_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "chdb-core==$chdb_version"
 fi

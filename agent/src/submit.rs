@@ -40,6 +40,9 @@ pub enum SubmitOutcome {
         code: Code,
         message: String,
         violations: Vec<v1::FieldViolation>,
+        /// How many violations the report has: more than `violations` when the hub's status
+        /// had room for the first ones only.
+        total: usize,
     },
     /// Not stored for a passing reason (hub down, busy): try again later.
     Retry {
@@ -68,6 +71,7 @@ impl SubmitOutcome {
                 code,
                 message: status.message().to_owned(),
                 violations: sme_proto::status::violations(status),
+                total: sme_proto::status::violation_total(status),
             },
         }
     }
@@ -108,6 +112,7 @@ impl SubmitOutcome {
                 code,
                 message,
                 violations,
+                total,
             } => {
                 let _ = writeln!(
                     out,
@@ -117,6 +122,15 @@ impl SubmitOutcome {
                     let _ = writeln!(out, "  {message}");
                 } else {
                     out.push_str(&sme_proto::status::describe(violations));
+                    if *total > violations.len() {
+                        let _ = writeln!(
+                            out,
+                            "… and {} more (共 {total} 项; the hub's answer holds the first {}): \
+                             send without --skip-check to see them all in the local check",
+                            total - violations.len(),
+                            violations.len()
+                        );
+                    }
                 }
             }
             SubmitOutcome::Retry {
@@ -212,6 +226,31 @@ pub async fn submit_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cut_rejection_says_how_many_more_there_are() {
+        let many: Vec<_> = (0..40)
+            .map(|i| v1::FieldViolation {
+                field: format!("service_records[{i}].date"),
+                rule_id: "E011".into(),
+                message_zh: "服务日期不在报告期内；请将该记录报送到所属报告期。".into(),
+                message_en: "date 2020-01-01 is outside period 2026-M06; report the record in its own period".into(),
+            })
+            .collect();
+        let status = sme_proto::status::rejection(Code::InvalidArgument, &many);
+        let outcome = SubmitOutcome::from_status(&status);
+        let text = outcome.describe();
+        assert!(text.contains("E011 service_records[0].date\n"), "{text}");
+        let SubmitOutcome::Rejected { violations, .. } = &outcome else {
+            panic!("{outcome:?}");
+        };
+        let more = format!(
+            "… and {} more (共 40 项; the hub's answer holds the first {})",
+            40 - violations.len(),
+            violations.len()
+        );
+        assert!(text.contains(&more), "{text}");
+    }
 
     #[test]
     fn json_errors_name_line_and_column() {

@@ -93,6 +93,9 @@ impl RunningHub {
         health
             .set_not_serving::<ReportingServiceServer<Hub>>()
             .await;
+        health
+            .set_not_serving::<EnrollmentServiceServer<Hub>>()
+            .await;
         // Calls in flight should not wait out the batch delay.
         writer.hurry();
         if let Some(tx) = shutdown {
@@ -211,10 +214,25 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     health_reporter
         .set_serving::<ReportingServiceServer<Hub>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(sme_proto::v1::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    health_reporter
+        .set_serving::<EnrollmentServiceServer<Hub>>()
+        .await;
+    // Both reflection versions (many tools still ask v1alpha), each listing both.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(sme_proto::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            )
+            .include_reflection_service(false)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .expect("the checked-in descriptor set is valid");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .expect("the checked-in descriptor set is valid");
 
     // Reports a little over the limit still decode, so rule E013 can name the limit.
@@ -225,7 +243,8 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         )
         .add_service(EnrollmentServiceServer::new(hub))
         .add_service(health_service)
-        .add_service(reflection);
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         router

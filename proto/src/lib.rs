@@ -14,6 +14,7 @@ pub mod v1 {
 
 pub mod credit_code;
 pub mod fixtures;
+pub mod json_timestamp;
 pub mod period;
 pub mod pseudonym;
 pub mod rules;

@@ -6,13 +6,16 @@
 //! [`v1::ValidationFailure`], which keeps both languages losslessly. [`violations`] prefers the
 //! latter and falls back to the former.
 //!
-//! Status details travel in HTTP/2 trailers, and hyper clients refuse header lists above 16 KiB
-//! by default. So [`rejection`] keeps the readable message (English only: Chinese would be
-//! percent-encoded at nine bytes a character) under [`MAX_MESSAGE_BYTES`] and the encoded details
-//! under [`MAX_DETAILS_BYTES`], dropping trailing violations and saying how many it dropped.
+//! Status details travel in HTTP/2 trailers, and gRPC's C core (the Python, Ruby, C++, PHP …
+//! clients) refuses metadata above 8 KiB (it then reports RESOURCE_EXHAUSTED and the violations
+//! are lost). So [`rejection`] keeps `grpc-status`, `grpc-message` and `grpc-status-details-bin`,
+//! measured as they go on the wire (the message percent-encoded as tonic sends it, the details
+//! base64), under [`MAX_STATUS_WIRE_BYTES`] all told: the message (English only: Chinese is
+//! percent-encoded at nine bytes a character) names the first violations and the total, and the
+//! details hold as many violations as fit plus the total (`ValidationFailure.total`).
 //! Violations are sorted by rule id, so what is dropped is usually a long tail of one record
-//! rule; the agent's own pre-send check and `SyncReports` (whose receipts carry violations in
-//! the message body) always have the full list.
+//! rule; the agent's own pre-send check and `SyncReports` (whose receipts carry every violation
+//! in the message body) always have the full list.
 
 use std::time::Duration;
 
@@ -28,36 +31,68 @@ pub const BAD_REQUEST_TYPE_URL: &str = "type.googleapis.com/google.rpc.BadReques
 /// Type URL of `google.rpc.RetryInfo`.
 pub const RETRY_INFO_TYPE_URL: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
-/// Budget for the encoded `google.rpc.Status` details (base64 in the trailer: × 4/3).
-pub const MAX_DETAILS_BYTES: usize = 8 * 1024;
-/// Budget for the status message.
-pub const MAX_MESSAGE_BYTES: usize = 2 * 1024;
+/// Budget for a rejection's status on the wire: `grpc-status`, `grpc-message` (percent-encoded)
+/// and `grpc-status-details-bin` (base64), each counted as HTTP/2 does (name + value + 32), so a
+/// client with an 8 KiB metadata limit has room for the other headers.
+pub const MAX_STATUS_WIRE_BYTES: usize = 7 * 1024;
+/// Budget for the status message on the wire (percent-encoded).
+pub const MAX_MESSAGE_WIRE_BYTES: usize = 1024;
+
+/// Bytes tonic percent-encodes in `grpc-message`: tonic's own set (controls, space and
+/// `"#%<>`?{}`); every non-ASCII byte is encoded too.
+const MESSAGE_ENCODING: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'?')
+    .add(b'{')
+    .add(b'}');
+
+/// What HTTP/2 counts per header beside its name and value.
+const HEADER_OVERHEAD: usize = 32;
 
 /// Locale of the Chinese messages.
 const LOCALE_ZH: &str = "zh-CN";
 
 /// A rejection status listing `violations` readably in its message and machine-readably in its
-/// details.
+/// details: all of them, or the first ones and the total when all would not fit
+/// [`MAX_STATUS_WIRE_BYTES`].
 pub fn rejection(code: tonic::Code, violations: &[v1::FieldViolation]) -> tonic::Status {
-    // The largest prefix of violations whose details fit the budget.
-    // The details repeat the message, so its budget is reserved.
-    let budget = MAX_DETAILS_BYTES - MAX_MESSAGE_BYTES - 16;
+    // The largest prefix of violations whose status fits the budget.
     let mut kept = violations.len();
-    let mut details = encode_details(code, "", &violations[..kept]);
-    while details.len() > budget && kept > 0 {
+    loop {
+        let message = summary(violations, kept);
+        let details = encode_details(code, &message, violations, kept);
+        let size = status_wire_len(code, &message, &details);
+        if size <= MAX_STATUS_WIRE_BYTES || kept == 0 {
+            return tonic::Status::with_details(code, message, details.into());
+        }
         // Shrink proportionally first, then one at a time.
-        let estimate = kept * budget / details.len();
-        kept = estimate.min(kept - 1);
-        details = encode_details(code, "", &violations[..kept]);
+        kept = (kept * MAX_STATUS_WIRE_BYTES / size).min(kept - 1);
     }
-    let message = summary(violations, kept);
-    let details = encode_details(code, &message, &violations[..kept]);
-    tonic::Status::with_details(code, message, details.into())
 }
 
-fn encode_details(code: tonic::Code, message: &str, violations: &[v1::FieldViolation]) -> Vec<u8> {
+/// Bytes the status headers of a rejection take on the wire. An empty message is not sent.
+fn status_wire_len(code: tonic::Code, message: &str, details: &[u8]) -> usize {
+    let header = |name: &str, value_len: usize| name.len() + value_len + HEADER_OVERHEAD;
+    header("grpc-status", (code as i32).to_string().len())
+        + if message.is_empty() { 0 } else { header("grpc-message", wire_len(message)) }
+        // Base64 without padding.
+        + header("grpc-status-details-bin", (details.len() * 4).div_ceil(3))
+}
+
+fn encode_details(
+    code: tonic::Code,
+    message: &str,
+    violations: &[v1::FieldViolation],
+    kept: usize,
+) -> Vec<u8> {
     let bad_request = pb::BadRequest {
-        field_violations: violations
+        field_violations: violations[..kept]
             .iter()
             .map(|v| pb::bad_request::FieldViolation {
                 field: v.field.clone(),
@@ -71,7 +106,8 @@ fn encode_details(code: tonic::Code, message: &str, violations: &[v1::FieldViola
             .collect(),
     };
     let failure = v1::ValidationFailure {
-        violations: violations.to_vec(),
+        violations: violations[..kept].to_vec(),
+        total: u32::try_from(violations.len()).unwrap_or(u32::MAX),
     };
     pb::Status {
         code: code as i32,
@@ -91,17 +127,20 @@ fn any(type_url: &str, message: &impl Message) -> prost_types::Any {
     }
 }
 
-/// One line: "report rejected: 2 violations: E005 staff.professional_staff: …; E008 …".
+/// One line: "report rejected: 2 violations: E005 staff.professional_staff: …; E008 …", with
+/// the first `kept` violations at most (those the details hold).
 fn summary(violations: &[v1::FieldViolation], kept: usize) -> String {
     let n = violations.len();
     let mut message = format!(
         "report rejected: {n} violation{}",
         if n == 1 { "" } else { "s" }
     );
+    // Room for the tail below.
+    let budget = MAX_MESSAGE_WIRE_BYTES - 200;
     let mut shown = 0;
     for (i, v) in violations[..kept].iter().enumerate() {
         let item = format!("{} {}: {}", v.rule_id, field_label(&v.field), v.message_en);
-        if wire_len(&message) + wire_len(&item) + 2 > MAX_MESSAGE_BYTES - 64 {
+        if wire_len(&message) + wire_len(&item) + 2 > budget {
             break;
         }
         message.push_str(if i == 0 { ": " } else { "; " });
@@ -109,29 +148,23 @@ fn summary(violations: &[v1::FieldViolation], kept: usize) -> String {
         shown += 1;
     }
     if shown < n {
-        message.push_str(&format!(
-            " … and {} more ({} in the details)",
-            n - shown,
-            if kept == n {
-                "all".to_owned()
-            } else {
-                format!("first {kept}")
-            }
-        ));
+        message.push_str(&format!(" … and {} more", n - shown));
+        if kept == n {
+            message.push_str(" (all in the status details)");
+        } else {
+            message.push_str(&format!(
+                " (the first {kept} in the status details; send the report through SyncReports \
+                 for all {n} in its receipt)"
+            ));
+        }
     }
     message
 }
 
-/// Length of `s` in the `grpc-message` header, where non-ASCII bytes are percent-encoded.
-fn wire_len(s: &str) -> usize {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                1
-            } else {
-                3
-            }
-        })
+/// Length of `s` in the `grpc-message` header as tonic sends it, percent-encoded.
+pub fn wire_len(s: &str) -> usize {
+    percent_encoding::utf8_percent_encode(s, MESSAGE_ENCODING)
+        .map(str::len)
         .sum()
 }
 
@@ -177,6 +210,20 @@ pub fn violations(status: &tonic::Status) -> Vec<v1::FieldViolation> {
             message_en: fv.description,
         })
         .collect()
+}
+
+/// How many violations the rejected report has in all: `ValidationFailure.total`, or the number
+/// of violations carried when the hub did not say (or there are none).
+pub fn violation_total(status: &tonic::Status) -> usize {
+    let carried = violations(status).len();
+    rpc_status(status)
+        .and_then(|rpc| {
+            rpc.details
+                .into_iter()
+                .find(|a| a.type_url == VALIDATION_FAILURE_TYPE_URL)
+        })
+        .and_then(|a| v1::ValidationFailure::decode(a.value.as_slice()).ok())
+        .map_or(carried, |f| (f.total as usize).max(carried))
 }
 
 /// A status asking the client to retry after `delay` (google.rpc.RetryInfo).
@@ -335,6 +382,15 @@ mod tests {
         assert_eq!(retry_after(&garbage), None);
     }
 
+    /// Bytes of the status headers as tonic sends them, counted as HTTP/2 does.
+    fn status_headers_len(status: &tonic::Status) -> usize {
+        http_headers(status)
+            .iter()
+            .filter(|(k, _)| k.as_str().starts_with("grpc-"))
+            .map(|(k, v)| k.as_str().len() + v.len() + HEADER_OVERHEAD)
+            .sum()
+    }
+
     #[test]
     fn many_violations_stay_within_header_budget() {
         let many: Vec<_> = (0..5000)
@@ -348,25 +404,43 @@ mod tests {
             })
             .collect();
         let status = rejection(tonic::Code::InvalidArgument, &many);
-        assert!(status.details().len() <= MAX_DETAILS_BYTES);
-        assert!(wire_len(status.message()) <= MAX_MESSAGE_BYTES);
+        let size = status_headers_len(&status);
+        assert!(size <= MAX_STATUS_WIRE_BYTES, "{size}");
+        assert!(wire_len(status.message()) <= MAX_MESSAGE_WIRE_BYTES);
         assert!(status
             .message()
-            .starts_with("report rejected: 5000 violations"));
+            .starts_with("report rejected: 5000 violations: E011 service_records[0].date"));
         assert!(
-            status.message().contains("more (first"),
+            status.message().contains("SyncReports for all 5000"),
             "{}",
             status.message()
         );
         let got = violations(&status);
         assert!(!got.is_empty() && got.len() < 5000);
         assert_eq!(got[..], many[..got.len()]);
-        // The whole status fits a default 16 KiB header list.
-        let size: usize = http_headers(&status)
-            .iter()
-            .map(|(k, v)| k.as_str().len() + v.len() + 32)
-            .sum();
-        assert!(size < 16 * 1024, "{size}");
+        assert_eq!(violation_total(&status), 5000);
+    }
+
+    #[test]
+    fn wire_len_is_what_tonic_sends() {
+        for message in [
+            "report rejected: 1 violation: E005 a: 50% of \"x\" {y} <z> `w` #1?",
+            "报表过大 — too large\ttab",
+            "",
+        ] {
+            let status = tonic::Status::invalid_argument(message);
+            let sent = http_headers(&status)
+                .get("grpc-message")
+                .map_or(0, |v| v.len());
+            assert_eq!(wire_len(message), sent, "{message}");
+        }
+        let small = rejection(tonic::Code::InvalidArgument, &sample());
+        assert_eq!(
+            status_wire_len(small.code(), small.message(), small.details()),
+            status_headers_len(&small)
+        );
+        assert_eq!(violation_total(&small), 3);
+        assert_eq!(violation_total(&tonic::Status::internal("x")), 0);
     }
 
     #[test]

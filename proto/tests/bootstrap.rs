@@ -50,7 +50,10 @@ fn generated_code_is_up_to_date() {
         );
     }
     builder
-        .field_attribute(".sme.report.v1.Report.generated_at", "#[serde(skip)]")
+        .field_attribute(
+            ".sme.report.v1.Report.generated_at",
+            "#[serde(with = \"crate::json_timestamp\", skip_serializing_if = \"Option::is_none\")]",
+        )
         .build_client(true)
         .build_server(true)
         .out_dir(&tmp)

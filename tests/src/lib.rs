@@ -202,6 +202,22 @@ impl TestHub {
         }
     }
 
+    /// The hub's own CA certificate and key presented as a client certificate: trusted issuer,
+    /// but a CA, not a platform's end-entity certificate.
+    pub fn ca_as_client(&self) -> Trust {
+        let ca_dir = self.config.ca_dir();
+        let key_pem = std::fs::read_to_string(ca_dir.join("ca.key.pem")).unwrap();
+        let key = KeyPair::from_pem(&key_pem).unwrap();
+        let ca = self.ca();
+        Trust::Mutual {
+            ca: ca.cert_der().clone(),
+            chain: vec![ca.cert_der().clone()],
+            key: Arc::new(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            ))),
+        }
+    }
+
     /// A correctly shaped client certificate for `platform_id` from a CA the hub never saw.
     pub fn foreign_identity(&self, platform_id: &str) -> Trust {
         let key = KeyPair::generate().unwrap();

@@ -101,24 +101,30 @@ async fn metrics_health_and_reflection_describe_the_running_hub() {
     )
     .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let answer = health
-        .check(tonic_health::pb::HealthCheckRequest {
-            service: "sme.report.v1.ReportingService".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        answer.status,
-        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-    );
+    for service in [
+        "sme.report.v1.ReportingService",
+        "sme.report.v1.EnrollmentService",
+    ] {
+        let answer = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap_or_else(|s| panic!("health of {service}: {s:?}"))
+            .into_inner();
+        assert_eq!(
+            answer.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
 
     use tonic_reflection::pb::v1::{
         server_reflection_client::ServerReflectionClient,
         server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
         ServerReflectionRequest,
     };
-    let mut reflection = ServerReflectionClient::new(channel);
+    let mut reflection = ServerReflectionClient::new(channel.clone());
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(MessageRequest::ListServices(String::new())),
@@ -137,9 +143,34 @@ async fn metrics_health_and_reflection_describe_the_running_hub() {
         "sme.report.v1.ReportingService",
         "sme.report.v1.EnrollmentService",
         "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection",
     ] {
         assert!(names.iter().any(|n| n == expected), "{names:?}");
     }
+
+    // The older v1alpha protocol, which many tools still speak, lists the same services.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut reflection = alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut answers = reflection
+        .server_reflection_info(futures::stream::iter(vec![request]))
+        .await
+        .expect("v1alpha reflection is served")
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("one answer");
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
+        panic!("unexpected v1alpha reflection answer {answer:?}");
+    };
+    let alpha_names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert_eq!(alpha_names, names);
     hub.stop().await;
 }
 

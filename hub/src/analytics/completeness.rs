@@ -144,9 +144,11 @@ pub async fn platform_statuses(
 ) -> Result<Vec<PlatformStatus>, StoreError> {
     // The left side is the current registry; the right side one row per platform that has any
     // accepted report for the period (revisions and duplicate writes collapse in GROUP BY).
+    // Both subqueries are aliased: current releases refuse a join of unaliased subqueries
+    // (code 206), 18.16 accepts either.
     let sql = format!(
         "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions
-         FROM ({registry})
+         FROM ({registry}) AS registry
          ANY LEFT JOIN (
              SELECT platform_id AS credit_code,
                     toUInt8(1) AS received,
@@ -155,7 +157,7 @@ pub async fn platform_statuses(
              FROM reports
              WHERE period = ?
              GROUP BY platform_id
-         ) USING credit_code
+         ) AS arrived USING credit_code
          WHERE cur_registered <= toDate(?)
            AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(?))
            AND substring(cur_region, 1, ?) = ?

@@ -735,6 +735,9 @@ impl EnrollmentService for Hub {
                 )],
             )
         })?;
+        // A malformed CSR must not spend the token: the operator would have to issue another.
+        CertificateAuthority::check_csr(&req.csr_pem)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         let ca = &self.inner.ca;
         ca.tokens()
             .consume(&req.token, &req.platform_id)

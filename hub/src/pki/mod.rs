@@ -268,6 +268,15 @@ impl CertificateAuthority {
         Ok(())
     }
 
+    /// Checks that `csr_pem` is a well-formed certificate signing request with a valid
+    /// signature, as [`CertificateAuthority::sign_client`] needs; for checking before spending
+    /// an enrolment token on it.
+    pub fn check_csr(csr_pem: &str) -> Result<(), PkiError> {
+        CertificateSigningRequestParams::from_pem(csr_pem)
+            .map(drop)
+            .map_err(|e| PkiError::BadCsr(e.to_string()))
+    }
+
     /// Signs a client certificate for `platform_id` with the public key of `csr_pem`. Nothing
     /// but the public key is taken from the CSR: the subject and SAN are the hub's.
     pub fn sign_client(

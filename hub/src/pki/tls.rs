@@ -51,6 +51,49 @@ pub enum AuthError {
     },
 }
 
+/// Why the client certificate failed verification, in words (rustls' own text for some of
+/// these is a Rust debug dump such as `Other(OtherError(CaUsedAsEndEntity))`).
+fn certificate_problem(error: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let rustls::Error::InvalidCertificate(e) = error else {
+        return error.to_string();
+    };
+    let text = match e {
+        C::BadEncoding => "it is not a well-formed X.509 certificate",
+        C::Expired | C::ExpiredContext { .. } => "it has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "it is not valid yet (check the agent machine's clock)"
+        }
+        C::Revoked => "it was revoked",
+        C::UnknownIssuer => "it was not issued by this hub's CA",
+        C::BadSignature => "its signature does not verify",
+        C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "it is signed with an algorithm the hub does not accept"
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "it is not meant for client authentication"
+        }
+        C::Other(other) => {
+            // webpki's reasons, which rustls passes on by name only.
+            let name = other.to_string();
+            match name.as_str() {
+                "CaUsedAsEndEntity" => {
+                    "it is a CA certificate, not a platform's client certificate"
+                }
+                "EndEntityUsedAsCa" => "a platform certificate was used as an issuing CA",
+                "RequiredEkuNotFound" => "it is not meant for client authentication",
+                "PathLenConstraintViolated" | "MaximumPathDepthExceeded" => {
+                    "its chain of issuers is longer than the hub allows"
+                }
+                _ => return format!("it could not be verified ({name})"),
+            }
+        }
+        other => return format!("it could not be verified ({other})"),
+    };
+    text.to_owned()
+}
+
 /// The identity proven by a client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformIdentity {
@@ -158,7 +201,7 @@ impl Authenticator {
         let (end_entity, intermediates) = chain.split_first().ok_or(AuthError::NoCertificate)?;
         self.verifier
             .verify_client_cert(end_entity, intermediates, UnixTime::now())
-            .map_err(|e| AuthError::NotTrusted(e.to_string()))?;
+            .map_err(|e| AuthError::NotTrusted(certificate_problem(&e)))?;
         let identity = platform_identity(end_entity)?;
         if let Some(reason) = self
             .revocations

@@ -445,6 +445,7 @@ pub(crate) async fn fetch_all<T: RowOwned + RowRead>(
     query: clickhouse::query::Query,
     action: &str,
 ) -> Result<Vec<T>, StoreError> {
+    crate::store::statements::query::<T>(&query);
     match tokio::time::timeout(TIMEOUT, query.fetch_all::<T>()).await {
         Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
         Err(_) => Err(StoreError::from_client(
@@ -466,6 +467,7 @@ where
         return Ok(());
     }
     let action = || format!("insert {} rows into {table}", rows.len());
+    crate::store::statements::insert::<T>(table);
     let mut insert = store
         .client()
         .insert::<T>(table)

@@ -28,6 +28,8 @@ pub async fn migrate_single(client: &Client, database: &str) -> Result<Vec<u32>,
         source: Box::new(source),
     };
     // `system` always exists, so the client may name a default database for this statement.
+    super::statements::ddl("CREATE DATABASE IF NOT EXISTS {db}");
+    super::statements::ddl(SCHEMA_MIGRATIONS);
     execute_ddl(
         &client.clone().with_database("system"),
         &format!("CREATE DATABASE IF NOT EXISTS {db}"),
@@ -56,6 +58,7 @@ pub async fn migrate_single(client: &Client, database: &str) -> Result<Vec<u32>,
             source: Box::new(source),
         };
         for statement in m.statements {
+            super::statements::ddl(statement);
             execute_ddl(&client, &statement.replace("{db}", &db))
                 .await
                 .map_err(failed)?;
@@ -78,6 +81,7 @@ pub(crate) async fn record_version(client: &Client, m: &Migration) -> Result<(),
         return Ok(());
     }
     let record = |e| StoreError::from_client("record migration", e);
+    super::statements::insert::<MigrationRow>("schema_migrations");
     let mut insert = client
         .insert::<MigrationRow>("schema_migrations")
         .await
@@ -97,8 +101,9 @@ pub(crate) fn schema_migrations_ddl(db: &str) -> String {
 }
 
 pub(crate) async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreError> {
-    client
-        .query("SELECT DISTINCT version FROM schema_migrations")
+    let query = client.query("SELECT DISTINCT version FROM schema_migrations");
+    super::statements::query::<u32>(&query);
+    query
         .fetch_all::<u32>()
         .await
         .map_err(|e| StoreError::from_client("read schema_migrations", e))

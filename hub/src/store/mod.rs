@@ -22,6 +22,7 @@ pub mod embedded;
 mod error;
 pub mod migrations;
 mod rows;
+pub mod statements;
 
 pub use cluster::ClusterOptions;
 pub use embedded::{ClusterSpec, EmbeddedClickHouse, EmbeddedOptions};
@@ -462,6 +463,7 @@ impl Store {
             )
         };
         let timeout = Some(self.inner.timeout);
+        statements::insert::<T>(table);
         let mut insert = self
             .client
             .insert::<T>(table)
@@ -485,6 +487,7 @@ impl Store {
         action: &str,
         query: clickhouse::query::Query,
     ) -> Result<Vec<T>, StoreError> {
+        statements::query::<T>(&query);
         match tokio::time::timeout(self.inner.timeout, query.fetch_all::<T>()).await {
             Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
             Err(_) => Err(StoreError::from_client(
@@ -499,6 +502,7 @@ impl Store {
         action: &str,
         query: clickhouse::query::Query,
     ) -> Result<Option<T>, StoreError> {
+        statements::query::<T>(&query);
         match tokio::time::timeout(self.inner.timeout, query.fetch_optional::<T>()).await {
             Ok(result) => result.map_err(|e| StoreError::from_client(action, e)),
             Err(_) => Err(StoreError::from_client(

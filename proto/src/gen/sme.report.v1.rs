@@ -5,8 +5,10 @@
 #[serde(default, deny_unknown_fields)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Report {
-    /// Idempotency key: a UUID chosen by the agent when it builds this revision. Sending the same
-    /// report_id again returns the original receipt and never doubles anything.
+    /// Idempotency key: a UUID chosen by the agent when it builds this revision, written in
+    /// lower-case canonical form ("0f8fad5b-d9cb-469f-a165-70867728950e"; anything else is refused
+    /// with E013). Sending the same report_id again returns the original receipt and never doubles
+    /// anything.
     #[prost(string, tag = "1")]
     pub report_id: ::prost::alloc::string::String,
     /// Platform id: the platform's 18-character unified social credit code (统一社会信用代码,
@@ -23,9 +25,9 @@ pub struct Report {
     /// Version of the statistical form (表式版本) the report was built against, e.g. "1".
     #[prost(string, tag = "5")]
     pub form_version: ::prost::alloc::string::String,
-    /// When the agent built this revision.
+    /// When the agent built this revision. Required: a report without it is refused with E013.
     #[prost(message, optional, tag = "6")]
-    #[serde(skip)]
+    #[serde(with = "crate::json_timestamp", skip_serializing_if = "Option::is_none")]
     pub generated_at: ::core::option::Option<::prost_types::Timestamp>,
     /// Version of the agent software that built it, for support.
     #[prost(string, tag = "7")]
@@ -426,7 +428,8 @@ pub struct Receipt {
     /// Soft-rule flags (W1xx) raised on an accepted report.
     #[prost(message, repeated, tag = "7")]
     pub flags: ::prost::alloc::vec::Vec<FieldViolation>,
-    /// Hard-rule violations of a rejected report (in SyncReports; SubmitReport uses the status).
+    /// Hard-rule violations of a rejected report, every one of them (in SyncReports; SubmitReport
+    /// uses the status, which may hold only the first ones).
     #[prost(message, repeated, tag = "8")]
     pub violations: ::prost::alloc::vec::Vec<FieldViolation>,
     /// True when this receipt answers a repeat of a report_id the hub already had.
@@ -462,9 +465,14 @@ pub struct FieldViolation {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ValidationFailure {
-    /// Every violation found, not just the first.
+    /// The violations found, in rule order: all of them, or the first ones when the status would
+    /// otherwise pass 7 KiB (then fewer than total; a SyncReports receipt has the full list).
     #[prost(message, repeated, tag = "1")]
     pub violations: ::prost::alloc::vec::Vec<FieldViolation>,
+    /// How many violations the report has in all (0 from hubs older than this field: then
+    /// violations is the full list).
+    #[prost(uint32, tag = "2")]
+    pub total: u32,
 }
 /// HeartbeatRequest reports the agent's status.
 #[allow(clippy::all)]
@@ -752,7 +760,12 @@ pub mod reporting_service_client {
         /// receipt. Rejections use INVALID_ARGUMENT (E-rules), FAILED_PRECONDITION (locked period, E012),
         /// PERMISSION_DENIED (platform id not the certificate's), UNAUTHENTICATED (no valid certificate),
         /// RESOURCE_EXHAUSTED / UNAVAILABLE (retry later; a RetryInfo hint may be attached). Field
-        /// violations travel in the status details as a ValidationFailure.
+        /// violations travel in the status details as a ValidationFailure (and a google.rpc.BadRequest).
+        /// The whole status (grpc-message and grpc-status-details-bin as sent) is kept under 7 KiB so
+        /// that clients with gRPC C-core's 8 KiB metadata limit can read it: a report with many
+        /// violations gets the first ones plus their total (ValidationFailure.total); the full list is
+        /// in the receipt of the same report sent through SyncReports (a rejected report is not
+        /// stored, so sending it again is harmless).
         pub async fn submit_report(
             &mut self,
             request: impl tonic::IntoRequest<super::SubmitReportRequest>,
@@ -854,7 +867,12 @@ pub mod reporting_service_server {
         /// receipt. Rejections use INVALID_ARGUMENT (E-rules), FAILED_PRECONDITION (locked period, E012),
         /// PERMISSION_DENIED (platform id not the certificate's), UNAUTHENTICATED (no valid certificate),
         /// RESOURCE_EXHAUSTED / UNAVAILABLE (retry later; a RetryInfo hint may be attached). Field
-        /// violations travel in the status details as a ValidationFailure.
+        /// violations travel in the status details as a ValidationFailure (and a google.rpc.BadRequest).
+        /// The whole status (grpc-message and grpc-status-details-bin as sent) is kept under 7 KiB so
+        /// that clients with gRPC C-core's 8 KiB metadata limit can read it: a report with many
+        /// violations gets the first ones plus their total (ValidationFailure.total); the full list is
+        /// in the receipt of the same report sent through SyncReports (a rejected report is not
+        /// stored, so sending it again is harmless).
         async fn submit_report(
             &self,
             request: tonic::Request<super::SubmitReportRequest>,
