@@ -14,6 +14,7 @@
 
 mod support;
 
+use sme_hub::analytics::satisfaction::{self, SatisfactionBy};
 use sme_hub::analytics::volume::{self, Source, VolumeBy};
 use sme_hub::analytics::{Coverage, Filter, FilterError, Role, Scope, ScopeError};
 use sme_hub::registry::{self, Platform};
@@ -124,7 +125,15 @@ async fn data_set(test: &str) -> Data {
     );
     let mut b1 = report(&b, "2026-M01", 0, &[(1, 7, 7, 0)], &[]);
     b1.service_records_omitted = true;
-    let c2 = report(&c, "2026-M02", 0, &[(3, 8, 2, 800)], &[]);
+    let mut c2 = report(&c, "2026-M02", 0, &[(3, 8, 2, 800)], &[]);
+    c2.satisfaction = Some(v1::Satisfaction {
+        very_satisfied: 1,
+        satisfied: 1,
+        neutral: 0,
+        dissatisfied: 0,
+        very_dissatisfied: 2,
+        responses: 4,
+    });
 
     let first = [
         accepted(&a1_0, datetime!(2026-02-05 10:00 +8)),
@@ -287,4 +296,76 @@ async fn a_coordinator_sees_only_their_province_and_is_refused_another() {
         err,
         FilterError::Scope(ScopeError::OutsideScope { .. })
     ));
+}
+
+#[tokio::test]
+async fn satisfaction_rate_mean_and_change_by_region() {
+    let d = data_set("satisfaction").await;
+    let national = Scope::operator();
+    let v = satisfaction::satisfaction(
+        &d.store,
+        &national,
+        &months(&national),
+        SatisfactionBy::Region,
+    )
+    .await
+    .unwrap();
+    // The fixture's section: 30 very satisfied, 12 satisfied, 5, 2, 1 = 50 answers, score
+    // 5·30 + 4·12 + 3·5 + 2·2 + 1 = 218. Beijing: A M01 (rev 1 only), A M02, B M01 = 3 × 50.
+    let bj = &v.rows[0];
+    assert_eq!(
+        (bj.key.as_str(), bj.responses, bj.satisfied),
+        ("110000", 150, 126)
+    );
+    assert!((bj.rate.unwrap() - 126.0 / 150.0).abs() < 1e-12);
+    assert!((bj.mean_score.unwrap() - 654.0 / 150.0).abs() < 1e-12);
+    assert_eq!(
+        bj.coverage,
+        Coverage {
+            reported: 3,
+            expected: 3
+        }
+    );
+    // Guangdong: C M02 1 + 1 + 0 + 0 + 2 = 4 answers, 2 satisfied, score 5 + 4 + 2 = 11.
+    let gd_row = &v.rows[1];
+    assert_eq!(
+        (gd_row.key.as_str(), gd_row.responses, gd_row.rate),
+        ("440000", 4, Some(0.5))
+    );
+    assert_eq!(gd_row.mean_score, Some(11.0 / 4.0));
+    assert_eq!(
+        gd_row.coverage,
+        Coverage {
+            reported: 1,
+            expected: 2
+        }
+    );
+    // Total 154 answers, 128 satisfied.
+    assert_eq!((v.total.responses, v.total.satisfied), (154, 128));
+    // 2025-M11..M12: nobody reported, 3 platforms expected each month → no data, not 0 %.
+    let prev = v.previous.as_ref().unwrap();
+    assert_eq!(
+        (prev.rate, prev.coverage),
+        (
+            None,
+            Coverage {
+                reported: 0,
+                expected: 6
+            }
+        )
+    );
+    assert_eq!(v.rate_change, None);
+
+    // The previous month has data for M02: M01's 50 + 50 answers (A rev 1, B), 84 satisfied.
+    let feb = Filter::new(&national, period("2026-M02"), period("2026-M02")).unwrap();
+    let v = satisfaction::satisfaction(&d.store, &national, &feb, SatisfactionBy::Period)
+        .await
+        .unwrap();
+    // M02: A 50 (42 satisfied) + C 4 (2) = 54 answers, 44 satisfied.
+    assert_eq!((v.total.responses, v.total.satisfied), (54, 44));
+    let change = v.rate_change.unwrap();
+    assert!(
+        (change - (44.0 / 54.0 - 84.0 / 100.0)).abs() < 1e-12,
+        "{change}"
+    );
 }

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 pub mod completeness;
 pub mod filter;
+pub mod satisfaction;
 pub mod scope;
 mod sql;
 pub mod volume;
