@@ -225,6 +225,7 @@ pub fn assemble(
             "service records left out of the report to keep it under the hub's size limit; the \
              volumes still come from them");
         report.service_records.clear();
+        report.service_records_omitted = true;
         omitted = true;
     }
     Ok((report, omitted))
@@ -271,6 +272,7 @@ pub fn report_from(
         startups: profile.startups,
         service_records,
         explanations,
+        service_records_omitted: false,
     }
 }
 
@@ -597,6 +599,10 @@ mod tests {
             .unwrap();
         let report = v1::Report::decode(item.report.as_slice()).unwrap();
         assert!(report.service_records.is_empty());
+        assert!(
+            report.service_records_omitted,
+            "the hub must learn that the detail was left out"
+        );
         assert_eq!(report.volumes[0].services, 50);
     }
 

@@ -109,8 +109,14 @@ fn accepted(report: &v1::Report, region: &str, received_at: OffsetDateTime) -> A
         platform_id: report.platform_id.clone(),
         region_code: region.to_owned(),
         received_at,
+        due_at: due_at(&report.period),
         flags: Vec::new(),
     }
+}
+
+/// The due time of `period` in the default calendar.
+fn due_at(period: &str) -> OffsetDateTime {
+    sme_proto::period::Calendar::default().due_at(&period.parse().expect("period"))
 }
 
 fn period(s: &str) -> Period {

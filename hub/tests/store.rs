@@ -95,8 +95,14 @@ fn accepted(report: &v1::Report, received_at: OffsetDateTime) -> AcceptedReport 
         platform_id: report.platform_id.clone(),
         region_code: report.platform_id[2..8].to_owned(),
         received_at,
+        due_at: due_at(&report.period),
         flags: Vec::new(),
     }
+}
+
+/// The due time of `period` in the default calendar.
+fn due_at(period: &str) -> OffsetDateTime {
+    sme_proto::period::Calendar::default().due_at(&period.parse().expect("period"))
 }
 
 /// The numbers `volume_totals` must return for `report`.

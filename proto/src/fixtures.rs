@@ -137,6 +137,7 @@ pub fn sample_report(platform_id: &str, period: &str) -> v1::Report {
         }),
         service_records: sample_records(&p),
         explanations: Vec::new(),
+        service_records_omitted: false,
     };
     recompute_volumes(&mut report);
     report

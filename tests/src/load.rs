@@ -630,6 +630,8 @@ pub fn accepted_rows_for(agents: &[SimAgent], tag: &str) -> Vec<AcceptedReport> 
                 platform_id: a.platform_id.clone(),
                 report,
                 received_at: now,
+                due_at: sme_proto::period::Calendar::default()
+                    .due_at(&p.report.period.parse().expect("planned periods are valid")),
                 flags: Vec::new(),
             }
         })

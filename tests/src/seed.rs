@@ -291,6 +291,7 @@ pub fn reports_for(
         platform_id: id.clone(),
         region_code: region_code.clone(),
         received_at,
+        due_at: due,
         flags: Vec::new(),
     };
     if !rng.random_bool(0.03) {
@@ -312,6 +313,7 @@ pub fn reports_for(
             platform_id: id.clone(),
             region_code,
             received_at: received_at + Duration::days(10),
+            due_at: due,
             flags: Vec::new(),
         },
     ]

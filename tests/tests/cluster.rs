@@ -84,6 +84,13 @@ async fn two_shards_answer_like_one_server() {
             batch.push(sme_hub::store::AcceptedReport {
                 region_code: sme_proto::credit_code::region_code(&platform_id).to_owned(),
                 platform_id,
+                due_at: sme_proto::period::Calendar::default().due_at(
+                    &planned
+                        .report
+                        .period
+                        .parse()
+                        .expect("planned periods are valid"),
+                ),
                 report: planned.report,
                 received_at: time::OffsetDateTime::now_utc(),
                 flags: Vec::new(),

@@ -8,7 +8,8 @@
 //!   that are not expected are not counted, so received ≤ expected and the rate never passes
 //!   100 %.
 //! - **On time**: received, and the first accepted report (the earliest receipt of any
-//!   revision) arrived by the due time — within the due second, so with the default 23:59:59
+//!   revision) arrived by the due time stored with it at acceptance (`reports.due_at`, the
+//!   calendar in force then; the configured calendar for rows stored before it existed) — within the due second, so with the default 23:59:59
 //!   anything up to 23:59:59.999 UTC+8 counts.
 //!
 //! Regions are the registry's (where a platform is counted), grouped one level below the scope
@@ -132,6 +133,7 @@ struct StatusRow {
     received: u8,
     first_ns: u64,
     revisions: u32,
+    first_due: u64,
 }
 
 /// Every expected platform of `period` whose region starts with `prefix` (digits), with what
@@ -147,13 +149,14 @@ pub async fn platform_statuses(
     // Both subqueries are aliased: current releases refuse a join of unaliased subqueries
     // (code 206), 18.16 accepts either.
     let sql = format!(
-        "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions
+        "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions, first_due
          FROM ({registry}) AS registry
          ANY LEFT JOIN (
              SELECT platform_id AS credit_code,
                     toUInt8(1) AS received,
                     min(toUInt64(received_at) * 1000000000 + received_at_nanos) AS first_ns,
-                    toUInt32(uniqExact(revision)) AS revisions
+                    toUInt32(uniqExact(revision)) AS revisions,
+                    toUInt64(argMin(due_at, toUInt64(received_at) * 1000000000 + received_at_nanos)) AS first_due
              FROM reports
              WHERE period = ?
              GROUP BY platform_id
@@ -186,7 +189,16 @@ pub async fn platform_statuses(
                 name: r.name,
                 region_code: r.region_code,
                 received,
-                on_time: first.is_some_and(|t| t.unix_timestamp() <= due),
+                // The due time stored with the first accepted revision (in force at its
+                // acceptance); rows from before it was stored fall back to the calendar.
+                on_time: first.is_some_and(|t| {
+                    let due = if r.first_due > 0 {
+                        r.first_due as i64
+                    } else {
+                        due
+                    };
+                    t.unix_timestamp() <= due
+                }),
                 first_received_at: first,
                 revisions: r.revisions,
             }

@@ -492,6 +492,13 @@ impl Hub {
                 sme_proto::credit_code::region_code(&identity.platform_id).to_owned()
             }),
             received_at,
+            // Rules have checked the period (E003), so it parses; the due time in force now is
+            // what its timeliness is judged by later.
+            due_at: report
+                .period
+                .parse::<sme_proto::period::Period>()
+                .map(|p| settings.calendar.due_at(&p))
+                .unwrap_or(received_at),
             flags: verdict.flags.clone(),
         };
         let mut entry = audit.take().expect("the audit entry is taken once");

@@ -110,19 +110,30 @@ pub(crate) async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreE
 }
 
 /// Runs one idempotent DDL statement. A concurrent creator winning the race between the
-/// `IF NOT EXISTS` check and the create ("already exists", codes 57 and 82) is success.
+/// `IF NOT EXISTS` check and the create ("already exists", codes 57 and 82) is success, and so
+/// is an `ADD COLUMN` of a column that is already there (code 44 `ILLEGAL_COLUMN` on 18.16 and
+/// current releases, 15 `DUPLICATE_COLUMN` on some): a restart after a half-applied migration
+/// or a second hub applying it at the same time.
 pub(crate) async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreError> {
     const ALREADY_EXISTS: &[u32] = &[57, 82];
+    const COLUMN_EXISTS: &[u32] = &[15, 44];
     match client.query_raw(sql).execute().await {
         Ok(()) => Ok(()),
         Err(e) => {
             let e = StoreError::from_client(first_line(sql), e);
             match e.server_code() {
                 Some(code) if ALREADY_EXISTS.contains(&code) => Ok(()),
+                Some(code) if COLUMN_EXISTS.contains(&code) && adds_column(sql) => Ok(()),
                 _ => Err(e),
             }
         }
     }
+}
+
+/// Whether `sql` is an `ALTER TABLE … ADD COLUMN`.
+fn adds_column(sql: &str) -> bool {
+    let sql = sql.trim_start();
+    sql.starts_with("ALTER TABLE ") && sql.contains(" ADD COLUMN ")
 }
 
 fn first_line(sql: &str) -> String {

@@ -3,7 +3,8 @@
 //! Rules for every statement, so that hubs racing on start-up and restarts after a half-applied
 //! migration are harmless:
 //! - idempotent: `CREATE … IF NOT EXISTS` (a concurrent creator's "already exists" counts as
-//!   success), and later `ADD COLUMN IF NOT EXISTS` and the like;
+//!   success); `ALTER TABLE … ADD COLUMN` (18.16 has no `ADD COLUMN IF NOT EXISTS`) counts a
+//!   "column already exists" answer as success (see `ddl::execute_ddl`);
 //! - runs on ClickHouse 18.16 (Debian's, what CI installs) and on current releases: no
 //!   `LowCardinality`, `DateTime64`, `Map`, `JSON`, column comments or server-side parameters;
 //! - `{db}` stands for the escaped database name; nothing else is pasted into SQL.
@@ -71,6 +72,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "reopenings of locked periods",
         statements: &[REOPENINGS],
+    },
+    Migration {
+        version: 6,
+        name: "reports: due time in force at acceptance, service records left out for size",
+        statements: &[REPORTS_DUE_AT, REPORTS_RECORDS_OMITTED],
     },
 ];
 
@@ -298,6 +304,18 @@ const REOPENINGS: &str = "CREATE TABLE IF NOT EXISTS {db}.reopenings (
 ) ENGINE = ReplacingMergeTree
 ORDER BY (period, reopening_id)";
 
+/// The due time of the report's period in force when the hub accepted it (UTC). Completeness
+/// and timeliness judge a report by it, so editing the calendar later does not rewrite
+/// history. Rows stored before this column existed hold 1970-01-01 00:00:00 and are judged by
+/// the configured calendar (see `analytics::completeness`).
+const REPORTS_DUE_AT: &str =
+    "ALTER TABLE {db}.reports ADD COLUMN due_at DateTime DEFAULT toDateTime(0) AFTER received_at_nanos";
+
+/// 1 when the agent left the service records out to keep the report under the size limit
+/// (`Report.service_records_omitted`): record-based figures count such reports as "no record
+/// detail" and say so.
+const REPORTS_RECORDS_OMITTED: &str = "ALTER TABLE {db}.reports ADD COLUMN service_records_omitted UInt8 DEFAULT 0 AFTER service_record_count";
+
 /// Orders the accepted reports of one (platform, period): the current one is the `argMin` —
 /// highest revision, then earliest receipt, then smallest id (two different reports of one
 /// revision can only come from a race; the first received wins, deterministically).
@@ -325,7 +343,16 @@ mod tests {
     fn statements_are_idempotent_and_portable() {
         for m in MIGRATIONS {
             for s in m.statements {
-                assert!(s.contains("IF NOT EXISTS"), "{}: {s}", m.name);
+                assert!(
+                    s.contains("IF NOT EXISTS") || s.contains(" ADD COLUMN "),
+                    "{}: {s}",
+                    m.name
+                );
+                assert!(
+                    !s.contains("ADD COLUMN IF NOT EXISTS"),
+                    "{}: 18.16 has no ADD COLUMN IF NOT EXISTS; execute_ddl accepts an existing column",
+                    m.name
+                );
                 assert!(s.contains("{db}."), "{}: tables must be qualified", m.name);
                 for banned in [
                     "LowCardinality",

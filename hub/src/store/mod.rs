@@ -88,6 +88,9 @@ pub struct AcceptedReport {
     pub region_code: String,
     /// When the hub received it; kept to the nanosecond so a replayed receipt is identical.
     pub received_at: OffsetDateTime,
+    /// The due time of its period in the calendar in force at acceptance; completeness and
+    /// timeliness judge it by this, whatever the calendar says later.
+    pub due_at: OffsetDateTime,
     /// Soft-rule flags raised on it.
     pub flags: Vec<v1::FieldViolation>,
 }

@@ -56,6 +56,8 @@ pub(crate) struct ReportRow<'a> {
     #[serde(with = "clickhouse::serde::time::datetime")]
     pub received_at: OffsetDateTime,
     pub received_at_nanos: u32,
+    #[serde(with = "clickhouse::serde::time::datetime")]
+    pub due_at: OffsetDateTime,
     pub agent_version: &'a str,
 
     pub has_satisfaction: u8,
@@ -103,6 +105,7 @@ pub(crate) struct ReportRow<'a> {
     pub registrations_assisted: u64,
 
     pub service_record_count: u32,
+    pub service_records_omitted: u8,
     pub explanation_rule_ids: Vec<&'a str>,
     pub explanation_texts: Vec<&'a str>,
     pub flag_rule_ids: Vec<&'a str>,
@@ -286,6 +289,7 @@ fn report_rows<'a>(
     check_date(period_start).map_err(|reason| invalid("period", reason))?;
     let received_at = accepted.received_at;
     check_datetime(received_at).map_err(|reason| invalid("received_at", reason))?;
+    check_datetime(accepted.due_at).map_err(|reason| invalid("due_at", reason))?;
     let key = ReportKey {
         report_id,
         platform_id: &accepted.platform_id,
@@ -345,6 +349,7 @@ fn report_rows<'a>(
         generated_at: clamp_datetime(r.generated_at.as_ref()),
         received_at,
         received_at_nanos: received_at.nanosecond(),
+        due_at: accepted.due_at,
         agent_version: &r.agent_version,
 
         has_satisfaction: r.satisfaction.is_some().into(),
@@ -392,6 +397,8 @@ fn report_rows<'a>(
         registrations_assisted: startups.registrations_assisted,
 
         service_record_count: u32::try_from(r.service_records.len()).unwrap_or(u32::MAX),
+        // A report that carries records has not left them out, whatever the flag says.
+        service_records_omitted: (r.service_records_omitted && r.service_records.is_empty()).into(),
         explanation_rule_ids: r.explanations.iter().map(|e| e.rule_id.as_str()).collect(),
         explanation_texts: r.explanations.iter().map(|e| e.text.as_str()).collect(),
         flag_rule_ids: flags.iter().map(|f| f.rule_id.as_str()).collect(),
@@ -543,6 +550,7 @@ mod tests {
             region_code: "110108".into(),
             received_at: OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap()
                 + time::Duration::nanoseconds(123_456_789),
+            due_at: OffsetDateTime::from_unix_timestamp(1_781_000_000).unwrap(),
             flags: vec![v1::FieldViolation {
                 field: "staff".into(),
                 rule_id: "W101".into(),

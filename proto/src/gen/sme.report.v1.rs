@@ -60,6 +60,12 @@ pub struct Report {
     /// Explanations (上报说明) answering soft rules that demand one, such as W201.
     #[prost(message, repeated, tag = "16")]
     pub explanations: ::prost::alloc::vec::Vec<Explanation>,
+    /// True when the agent left service_records out (记录明细未报送) because they would have made
+    /// the report larger than the hub's size limit; the volumes still come from those records.
+    /// The hub stores it so figures counted from service records can say how many platforms'
+    /// detail they lack. False when records are present or the platform simply has none.
+    #[prost(bool, tag = "17")]
+    pub service_records_omitted: bool,
 }
 /// FunctionVolume is the service volume of one service function in the period.
 #[allow(clippy::all)]

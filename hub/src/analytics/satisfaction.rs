@@ -1,0 +1,210 @@
+//! Enterprise satisfaction (domain §7.4): satisfaction rate = (very satisfied + satisfied) ÷
+//! responses, mean score on the 5-level scale (5 very satisfied … 1 very dissatisfied), by
+//! region or period, and the change against the previous range of the same length.
+//!
+//! Reads the satisfaction sections of the current reports of the filter's one period kind;
+//! responses are added across reports (they are counts of answers, not distinct firms).
+
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+
+use super::filter::Filter;
+use super::scope::Scope;
+use super::sql::{self, Sql};
+use super::Coverage;
+use crate::store::{Store, StoreError};
+
+/// What the rows are keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SatisfactionBy {
+    /// Region one level below the filter's.
+    Region,
+    /// Period.
+    Period,
+}
+
+/// Satisfaction of one key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SatisfactionRow {
+    /// Region code or period; `"total"` for the total.
+    pub key: String,
+    /// Answers (sum of the five counts).
+    pub responses: u64,
+    /// Very satisfied + satisfied.
+    pub satisfied: u64,
+    /// Satisfied ÷ responses; `None` without responses.
+    pub rate: Option<f64>,
+    /// Mean score 1–5; `None` without responses.
+    pub mean_score: Option<f64>,
+    /// Reports with a satisfaction section behind the row, of those expected.
+    pub coverage: Coverage,
+}
+
+/// The satisfaction view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SatisfactionView {
+    /// The one period kind read.
+    pub period_kind: &'static str,
+    /// First period.
+    pub from: String,
+    /// Last period.
+    pub to: String,
+    /// The key of the rows.
+    pub by: SatisfactionBy,
+    /// By key, ascending.
+    pub rows: Vec<SatisfactionRow>,
+    /// The whole filter.
+    pub total: SatisfactionRow,
+    /// The same figures for the range just before (same number of periods).
+    pub previous: Option<SatisfactionRow>,
+    /// `total.rate − previous.rate` in percentage points ÷ 100; `None` when either has no data.
+    pub rate_change: Option<f64>,
+}
+
+#[derive(Row, Deserialize)]
+struct Sums {
+    key: String,
+    responses: u64,
+    satisfied: u64,
+    score: u64,
+    reported: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct Count {
+    key: String,
+    n: u64,
+}
+
+/// Satisfaction under `filter`, keyed `by`, with the change against the previous range.
+pub async fn satisfaction(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    by: SatisfactionBy,
+) -> Result<SatisfactionView, StoreError> {
+    let key = match by {
+        SatisfactionBy::Region => sql::child_region_expr(filter.region(), "cur_region"),
+        SatisfactionBy::Period => "period".to_owned(),
+    };
+    let rows = sums(store, scope, filter, &key).await?;
+    let total = sums(store, scope, filter, "'total'")
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| empty("total"));
+    let n = filter.periods().len();
+    let previous = match back(filter.from(), n) {
+        Some(first) => {
+            let last = back(filter.from(), 1).expect("first exists, so the one before does");
+            let prev = filter
+                .with_periods(first, last)
+                .expect("same kind, in order");
+            sums(store, scope, &prev, "'total'")
+                .await?
+                .into_iter()
+                .next()
+        }
+        None => None,
+    };
+    let rate_change = match (&previous, total.rate) {
+        (Some(p), Some(now)) => p.rate.map(|before| now - before),
+        _ => None,
+    };
+    Ok(SatisfactionView {
+        period_kind: filter.kind().as_str(),
+        from: filter.from().to_string(),
+        to: filter.to().to_string(),
+        by,
+        rows,
+        total,
+        previous,
+        rate_change,
+    })
+}
+
+fn back(mut p: sme_proto::period::Period, n: usize) -> Option<sme_proto::period::Period> {
+    for _ in 0..n {
+        p = p.previous()?;
+    }
+    Some(p)
+}
+
+fn empty(key: &str) -> SatisfactionRow {
+    SatisfactionRow {
+        key: key.to_owned(),
+        responses: 0,
+        satisfied: 0,
+        rate: None,
+        mean_score: None,
+        coverage: Coverage::default(),
+    }
+}
+
+async fn sums(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    key: &str,
+) -> Result<Vec<SatisfactionRow>, StoreError> {
+    let mut q = Sql::new(&format!(
+        "SELECT {key} AS key, sum(vs + s + n + d + vd) AS responses, sum(vs + s) AS satisfied,
+                sum(5 * vs + 4 * s + 3 * n + 2 * d + vd) AS score,
+                toUInt64(count()) AS reported
+         FROM ("
+    ));
+    q.append(sql::current_reports(
+        scope,
+        filter,
+        &[
+            ("has_satisfaction", "has"),
+            ("satisfaction_very_satisfied", "vs"),
+            ("satisfaction_satisfied", "s"),
+            ("satisfaction_neutral", "n"),
+            ("satisfaction_dissatisfied", "d"),
+            ("satisfaction_very_dissatisfied", "vd"),
+        ],
+    ))
+    .push(") AS cur WHERE has = 1 GROUP BY key ORDER BY key");
+    let sums: Vec<Sums> = q.fetch(store, "satisfaction").await?;
+
+    let exp_key = if key == "'total'" {
+        "'total'".to_owned()
+    } else {
+        key.to_owned()
+    };
+    let mut e = Sql::new(&format!("SELECT {exp_key} AS key, count() AS n FROM ("));
+    e.append(sql::expected_platforms(scope, filter))
+        .push(") AS e GROUP BY key");
+    let expected: std::collections::HashMap<String, u64> = e
+        .fetch::<Count>(store, "satisfaction expected")
+        .await?
+        .into_iter()
+        .map(|c| (c.key, c.n))
+        .collect();
+    let mut rows: Vec<SatisfactionRow> = sums
+        .into_iter()
+        .map(|s| SatisfactionRow {
+            rate: sql::share(s.satisfied, s.responses),
+            mean_score: (s.responses > 0).then(|| s.score as f64 / s.responses as f64),
+            coverage: Coverage {
+                reported: s.reported,
+                expected: expected.get(&s.key).copied().unwrap_or(0),
+            },
+            key: s.key,
+            responses: s.responses,
+            satisfied: s.satisfied,
+        })
+        .collect();
+    // A key with expected platforms but no report is "no data", listed with rate None.
+    for (k, n) in &expected {
+        if !rows.iter().any(|r| &r.key == k) {
+            let mut row = empty(k);
+            row.coverage.expected = *n;
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
