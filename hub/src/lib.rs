@@ -20,4 +20,5 @@ pub mod registry;
 pub mod reporting;
 pub mod server;
 pub mod store;
+pub mod users;
 pub mod web;
