@@ -361,24 +361,6 @@ pub fn completeness(c: &Completeness) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wide_characters_take_two_columns() {
-        assert_eq!(width("北京市"), 6);
-        assert_eq!(width("110000"), 6);
-        let mut t = Table::new(&[("code", false), ("n", true)]);
-        t.row(vec!["北京".into(), "1".into()]);
-        t.row(vec!["ab".into(), "100".into()]);
-        let text = t.render();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[1], "北京    1");
-        assert_eq!(lines[2], "ab    100");
-    }
-}
-
 /// Web users.
 pub fn users(list: &[crate::users::User]) -> String {
     let mut t = Table::new(&[
@@ -400,4 +382,22 @@ pub fn users(list: &[crate::users::User]) -> String {
         ]);
     }
     format!("{}{} users\n", t.render(), list.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        assert_eq!(width("北京市"), 6);
+        assert_eq!(width("110000"), 6);
+        let mut t = Table::new(&[("code", false), ("n", true)]);
+        t.row(vec!["北京".into(), "1".into()]);
+        t.row(vec!["ab".into(), "100".into()]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "北京    1");
+        assert_eq!(lines[2], "ab    100");
+    }
 }
