@@ -13,6 +13,7 @@ source scripts/setup.sh
 demo_dir="${SME_DEMO_DIR:-$PWD/demo-data}"
 grpc="${SME_DEMO_GRPC:-127.0.0.1:7443}"
 http="${SME_DEMO_HTTP:-127.0.0.1:8080}"
+web="${SME_DEMO_WEB:-127.0.0.1:8443}"
 
 echo "== building (release)"
 cargo build --release --bins --locked
@@ -26,6 +27,8 @@ data_dir = "$demo_dir/hub"
 listen = "$grpc"
 [http]
 listen = "$http"
+[web]
+listen = "$web"
 TOML
 
 echo "== starting the hub (embedded ClickHouse under $demo_dir/hub/clickhouse)"

@@ -26,7 +26,7 @@ pub enum AccessError {
     #[error(transparent)]
     Scope(#[from] ScopeError),
     /// A platform outside the caller's scope.
-    #[error("platform {platform} is registered in {region}, outside your scope {scope} / 平台 {platform} 不在您的权限范围 {scope} 内")]
+    #[error("platform {platform} is not registered within your scope {scope} / 平台 {platform} 不在您的权限范围 {scope} 内")]
     PlatformOutsideScope {
         /// The platform asked for.
         platform: String,
@@ -240,12 +240,11 @@ pub async fn import(
     options: &ImportOptions,
     now: OffsetDateTime,
 ) -> Result<ImportReport, AccessError> {
-    let checked = import::check(file_name, bytes, options).map_err(|problems| {
-        ImportError::Rejected {
+    let checked =
+        import::check(file_name, bytes, options).map_err(|problems| ImportError::Rejected {
             file: file_name.into(),
             problems,
-        }
-    })?;
+        })?;
     if !may_import(role, checked.kind) {
         return Err(AccessError::Role {
             role,

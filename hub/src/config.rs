@@ -661,7 +661,10 @@ mod tests {
         let cfg = HubConfig::from_sources(None, None, &env).unwrap();
         assert_eq!(cfg.web.listen.port(), 9443);
         for (text, key) in [
-            ("[web]\nsession_idle_minutes = 0\n", "web.session_idle_minutes"),
+            (
+                "[web]\nsession_idle_minutes = 0\n",
+                "web.session_idle_minutes",
+            ),
             (
                 "[web]\nsession_idle_minutes = 600\nsession_absolute_hours = 1\n",
                 "web.session_idle_minutes",
@@ -670,7 +673,10 @@ mod tests {
                 "[web]\nmax_login_failures_per_address = 1\n",
                 "web.max_login_failures_per_address",
             ),
-            ("[web]\nallowed_origins = [\"dash\"]\n", "web.allowed_origins"),
+            (
+                "[web]\nallowed_origins = [\"dash\"]\n",
+                "web.allowed_origins",
+            ),
             ("[web]\ntsl = true\n", "tsl"),
         ] {
             let err = HubConfig::from_sources(Some(text), None, &no_env)

@@ -294,8 +294,8 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         source,
     };
     let web_listener = TcpListener::bind(cfg.web.listen).await.map_err(bind_web)?;
-    let web = WebServer::spawn(web_listener, web_tls, crate::web::api::router(api))
-        .map_err(bind_web)?;
+    let web =
+        WebServer::spawn(web_listener, web_tls, crate::web::api::router(api)).map_err(bind_web)?;
     let web_host = if cfg.web.listen.ip().is_unspecified() {
         cfg.pki
             .server_names

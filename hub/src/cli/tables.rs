@@ -375,8 +375,15 @@ pub fn users(list: &[crate::users::User]) -> String {
         t.row(vec![
             u.name.clone(),
             u.role.to_string(),
-            u.region.clone().unwrap_or_else(|| "000000 (national)".into()),
-            if u.disabled { "disabled 已停用" } else { "active 有效" }.to_owned(),
+            u.region
+                .clone()
+                .unwrap_or_else(|| "000000 (national)".into()),
+            if u.disabled {
+                "disabled 已停用"
+            } else {
+                "active 有效"
+            }
+            .to_owned(),
             format_cst(u.updated_at),
             u.updated_by.clone(),
         ]);

@@ -35,7 +35,10 @@ pub(crate) fn password_for(command: &UserCommand) -> anyhow::Result<Option<Strin
         let first = rpassword::prompt_password(format!("password for {name}: "))
             .context("reading the password (no terminal? use --password-stdin)")?;
         let again = rpassword::prompt_password("again: ").context("reading the password")?;
-        anyhow::ensure!(first == again, "the two passwords differ; nothing was changed");
+        anyhow::ensure!(
+            first == again,
+            "the two passwords differ; nothing was changed"
+        );
         first
     };
     anyhow::ensure!(

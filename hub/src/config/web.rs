@@ -116,9 +116,11 @@ impl WebConfig {
         if self.max_upload_bytes < 1024 {
             return invalid("web.max_upload_bytes", "must be at least 1024".into());
         }
-        if let Some(bad) = self.allowed_origins.iter().find(|o| {
-            !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/')
-        }) {
+        if let Some(bad) = self
+            .allowed_origins
+            .iter()
+            .find(|o| !(o.starts_with("https://") || o.starts_with("http://")) || o.ends_with('/'))
+        {
             return invalid(
                 "web.allowed_origins",
                 format!("{bad:?} is not an origin like https://dash.example.gov.cn (scheme, host, optional port, no path)"),

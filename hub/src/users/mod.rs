@@ -91,13 +91,13 @@ struct UserInsert<'a> {
     updated_by: &'a str,
 }
 
-const CURRENT_USERS: &str = "SELECT name, max(version) AS version,
-        toString(argMax(role, version)) AS role,
-        argMax(region_code, version) AS region_code,
-        argMax(password_hash, version) AS password_hash,
-        argMax(disabled, version) AS disabled,
-        argMax(updated_at, version) AS updated_at,
-        argMax(updated_by, version) AS updated_by
+const CURRENT_USERS: &str = "SELECT name, max(version) AS cur_version,
+        toString(argMax(role, version)) AS cur_role,
+        argMax(region_code, version) AS cur_region,
+        argMax(password_hash, version) AS cur_hash,
+        argMax(disabled, version) AS cur_disabled,
+        argMax(updated_at, version) AS cur_updated_at,
+        argMax(updated_by, version) AS cur_updated_by
     FROM users";
 
 // === impl User ===
@@ -160,7 +160,8 @@ async fn write(store: &Store, user: &User) -> Result<(), StoreError> {
 /// The current state of user `name`, if any.
 pub async fn find(store: &Store, name: &str) -> Result<Option<User>, StoreError> {
     let sql = format!("{CURRENT_USERS} WHERE name = ? GROUP BY name");
-    let rows: Vec<UserRow> = db::fetch_all(store.client().query(&sql).bind(name), "find user").await?;
+    let rows: Vec<UserRow> =
+        db::fetch_all(store.client().query(&sql).bind(name), "find user").await?;
     Ok(rows.into_iter().next().map(User::from_row))
 }
 

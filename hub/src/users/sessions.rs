@@ -226,11 +226,7 @@ pub async fn touch(
 }
 
 /// Ends one session (logout).
-pub async fn revoke(
-    store: &Store,
-    session: &Session,
-    address: &str,
-) -> Result<(), StoreError> {
+pub async fn revoke(store: &Store, session: &Session, address: &str) -> Result<(), StoreError> {
     let ended = Session {
         revoked: true,
         ..session.clone()
@@ -314,7 +310,10 @@ mod tests {
             expires_at: login + time::Duration::hours(8),
             revoked: false,
         };
-        assert_eq!(s.check(login + time::Duration::minutes(29), &settings), Ok(()));
+        assert_eq!(
+            s.check(login + time::Duration::minutes(29), &settings),
+            Ok(())
+        );
         assert_eq!(
             s.check(login + time::Duration::minutes(30), &settings),
             Err(SessionEnd::Idle)
@@ -327,10 +326,7 @@ mod tests {
             active.check(login + time::Duration::hours(8), &settings),
             Err(SessionEnd::Expired)
         );
-        let out = Session {
-            revoked: true,
-            ..s
-        };
+        let out = Session { revoked: true, ..s };
         assert_eq!(out.check(login, &settings), Err(SessionEnd::Revoked));
         assert_eq!(touch_interval(&settings), Duration::from_secs(60));
     }

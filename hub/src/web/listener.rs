@@ -52,7 +52,9 @@ impl TlsListener {
                         Ok(Ok(stream)) => {
                             let _ = tx.send((stream, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "web TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "web TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "web TLS handshake timed out"),
                     }
                 });

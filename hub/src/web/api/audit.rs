@@ -67,7 +67,10 @@ impl Auditor {
     /// Starts the writer.
     pub fn spawn(store: Store) -> (Auditor, AuditTask) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        (Auditor { tx }, AuditTask(tokio::spawn(write_loop(store, rx))))
+        (
+            Auditor { tx },
+            AuditTask(tokio::spawn(write_loop(store, rx))),
+        )
     }
 
     /// Queues a row.
@@ -80,7 +83,15 @@ impl Auditor {
     /// Writes a row and waits until it is stored; false when it could not be.
     pub async fn record_and_wait(&self, row: AuditRow) -> bool {
         let (done, rx) = oneshot::channel();
-        if self.tx.send(Queued { row, done: Some(done) }).await.is_err() {
+        if self
+            .tx
+            .send(Queued {
+                row,
+                done: Some(done),
+            })
+            .await
+            .is_err()
+        {
             return false;
         }
         rx.await.unwrap_or(false)

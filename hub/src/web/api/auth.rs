@@ -223,7 +223,8 @@ impl FromRequestParts<ApiState> for Caller {
             .get::<ConnectInfo<Peer>>()
             .map(|c| c.0 .0.ip().to_string())
             .unwrap_or_default();
-        if let Err(e) = sessions::touch(&state.store, &session, &address, now, &state.sessions).await
+        if let Err(e) =
+            sessions::touch(&state.store, &session, &address, now, &state.sessions).await
         {
             tracing::warn!(error = %e, "session activity not recorded");
         }

@@ -72,7 +72,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/platforms", get(registry::platforms))
         .route("/api/v1/platforms/{credit_code}", get(registry::platform))
         .route("/api/v1/registry/imports", post(registry::registry_import))
-        .route("/api/v1/sme-counts/imports", post(registry::sme_count_import))
+        .route(
+            "/api/v1/sme-counts/imports",
+            post(registry::sme_count_import),
+        )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
             state.max_upload_bytes + 1,
@@ -117,11 +120,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
             .map(|axum::extract::Query(t)| Q(t))
             .map_err(|e| {
                 let text = e.body_text();
-                let field = text
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or("query")
-                    .to_owned();
+                let field = text.split('`').nth(1).unwrap_or("query").to_owned();
                 ApiError::invalid(&field, text, "查询参数无效")
             })
     }
@@ -132,7 +131,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         let text = e.to_string();
         let field = text.split('`').nth(1).unwrap_or("body").to_owned();
-        ApiError::invalid(&field, format!("the JSON body is not usable: {text}"), "请求体 JSON 无效")
+        ApiError::invalid(
+            &field,
+            format!("the JSON body is not usable: {text}"),
+            "请求体 JSON 无效",
+        )
     })
 }
 

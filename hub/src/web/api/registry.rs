@@ -12,9 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{ApiState, Caller, Done};
 use super::problem::{ApiError, Problem};
-use super::Q;
 use super::reporting::ReopeningDto;
 use super::rfc3339;
+use super::Q;
 use crate::access;
 use crate::registry::import::{ImportOptions, Kind};
 use crate::registry::Platform;
@@ -138,7 +138,9 @@ pub async fn platform(
             .map(|c| PlatformPeriodDto {
                 period: c.period.clone(),
                 locks_at: c.locks_at.and_then(|t| {
-                    time::OffsetDateTime::from_unix_timestamp(t.seconds).ok().map(rfc3339)
+                    time::OffsetDateTime::from_unix_timestamp(t.seconds)
+                        .ok()
+                        .map(rfc3339)
                 }),
                 locked: c.locked,
                 received: c.received,
@@ -192,7 +194,11 @@ async fn upload(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
             ("File too large", "文件过大"),
-            format!("the file has {} bytes; at most {} are accepted ([web] max_upload_bytes)", body.len(), state.max_upload_bytes),
+            format!(
+                "the file has {} bytes; at most {} are accepted ([web] max_upload_bytes)",
+                body.len(),
+                state.max_upload_bytes
+            ),
             "文件超过上传大小限制",
         )
         .field("file"));
@@ -200,9 +206,10 @@ async fn upload(
     let kind = match (forced, q.kind.as_deref()) {
         (Some(k), _) => Some(k),
         (None, None) => None,
-        (None, Some(k)) => Some(k.parse::<Kind>().map_err(|e| {
-            ApiError::invalid("kind", e, "kind 应为 platforms 或 divisions")
-        })?),
+        (None, Some(k)) => Some(
+            k.parse::<Kind>()
+                .map_err(|e| ApiError::invalid("kind", e, "kind 应为 platforms 或 divisions"))?,
+        ),
     };
     let sha256 = hex::encode(Sha256::digest(&body));
     let dry_run = q.dry_run.unwrap_or(true);
@@ -239,7 +246,12 @@ async fn upload(
         warnings: report
             .warnings
             .iter()
-            .map(|w| format!("{} {}: {} / {}", w.location, w.key, w.warning.en, w.warning.zh))
+            .map(|w| {
+                format!(
+                    "{} {}: {} / {}",
+                    w.location, w.key, w.warning.en, w.warning.zh
+                )
+            })
             .collect(),
         dry_run,
         sha256,

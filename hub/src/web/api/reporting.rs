@@ -173,7 +173,11 @@ pub async fn calendar(
     };
     let count = q.count.unwrap_or(12);
     if !(1..=120).contains(&count) {
-        return Err(ApiError::invalid("count", "count must be 1 to 120", "count 应在 1 到 120 之间"));
+        return Err(ApiError::invalid(
+            "count",
+            "count must be 1 to 120",
+            "count 应在 1 到 120 之间",
+        ));
     }
     let now = state.clock.now();
     let cal = &state.calendar;
@@ -265,9 +269,13 @@ pub async fn reopenings(
     Q(q): Q<ReopeningsQuery>,
 ) -> Result<Json<Vec<ReopeningDto>>, ApiError> {
     let period = q.period.as_deref().map(parse_period).transpose()?;
-    let list =
-        access::reopenings(&state.store, &caller.scope, q.region.as_deref(), period.as_ref())
-            .await?;
+    let list = access::reopenings(
+        &state.store,
+        &caller.scope,
+        q.region.as_deref(),
+        period.as_ref(),
+    )
+    .await?;
     Ok(Json(list.iter().map(ReopeningDto::from).collect()))
 }
 
@@ -313,14 +321,20 @@ pub async fn reopen(
             ))
         }
     };
-    let until = b
-        .until
-        .as_deref()
-        .map(|u| {
-            time::Date::parse(u, time::macros::format_description!("[year]-[month]-[day]"))
-                .map_err(|_| ApiError::invalid("until", format!("{u:?} is not a date YYYY-MM-DD"), "until 应为 YYYY-MM-DD 日期"))
-        })
-        .transpose()?;
+    let until =
+        b.until
+            .as_deref()
+            .map(|u| {
+                time::Date::parse(u, time::macros::format_description!("[year]-[month]-[day]"))
+                    .map_err(|_| {
+                        ApiError::invalid(
+                            "until",
+                            format!("{u:?} is not a date YYYY-MM-DD"),
+                            "until 应为 YYYY-MM-DD 日期",
+                        )
+                    })
+            })
+            .transpose()?;
     let r = access::reopen(
         &state.store,
         &state.calendar,

@@ -48,7 +48,12 @@ pub struct SessionInfo {
     pub idle_timeout_seconds: u64,
 }
 
-fn info(state: &ApiState, user: &users::User, session: &sessions::Session, token: &str) -> SessionInfo {
+fn info(
+    state: &ApiState,
+    user: &users::User,
+    session: &sessions::Session,
+    token: &str,
+) -> SessionInfo {
     SessionInfo {
         user: UserInfo {
             name: user.name.clone(),
@@ -88,7 +93,11 @@ pub async fn login(
     let request: LoginRequest = parse_json(&body)?;
     let name = request.name.trim().to_owned();
     if name.is_empty() {
-        return Err(ApiError::invalid("name", "name must not be blank", "用户名不能为空"));
+        return Err(ApiError::invalid(
+            "name",
+            "name must not be blank",
+            "用户名不能为空",
+        ));
     }
     slot.set(Who {
         user: name.clone(),
