@@ -54,8 +54,8 @@ pub struct RowProblem {
 /// An API error: a [`Problem`] and an optional `Retry-After`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// The body.
-    pub problem: Problem,
+    /// The body (boxed: errors travel in every `Result`).
+    pub problem: Box<Problem>,
     /// Seconds, for 429.
     pub retry_after: Option<u64>,
 }
@@ -74,7 +74,7 @@ impl ApiError {
         detail_zh: impl Into<String>,
     ) -> ApiError {
         ApiError {
-            problem: Problem {
+            problem: Box::new(Problem {
                 kind: format!("urn:sme-hub:problem:{slug}"),
                 title: title.0.to_owned(),
                 title_zh: title.1.to_owned(),
@@ -83,7 +83,7 @@ impl ApiError {
                 detail_zh: detail_zh.into(),
                 field: None,
                 problems: Vec::new(),
-            },
+            }),
             retry_after: None,
         }
     }
