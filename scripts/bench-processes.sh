@@ -14,12 +14,15 @@ bin="${CARGO_TARGET_DIR:-$PWD/target}/release"
 dir=$(mktemp -d)
 grpc="127.0.0.1:$((20000 + RANDOM % 20000))"
 http="127.0.0.1:$((40000 + RANDOM % 20000))"
+web="127.0.0.1:$((10000 + RANDOM % 10000))"
 cat > "$dir/hub.toml" <<TOML
 data_dir = "$dir/hub"
 [grpc]
 listen = "$grpc"
 [http]
 listen = "$http"
+[web]
+listen = "$web"
 [registry]
 cache_seconds = 5
 TOML

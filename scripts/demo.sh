@@ -19,6 +19,7 @@ source scripts/setup.sh
 demo_dir="${SME_DEMO_DIR:-$PWD/demo-data}"
 grpc="${SME_DEMO_GRPC:-127.0.0.1:7443}"
 http="${SME_DEMO_HTTP:-127.0.0.1:8080}"
+web="${SME_DEMO_WEB:-127.0.0.1:8443}"
 
 if [ -n "${SME_DEMO_BIN:-}" ]; then
   bin="$SME_DEMO_BIN"
@@ -40,6 +41,8 @@ data_dir = "$demo_dir/hub"
 listen = "$grpc"
 [http]
 listen = "$http"
+[web]
+listen = "$web"
 TOML
 hub() { "$bin/sme-hub" --config "$hub_toml" "$@"; }
 

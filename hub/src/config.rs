@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod web;
+
+pub use web::WebConfig;
+
 /// Errors in the hub's configuration; each names the offending key.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -31,8 +35,10 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     /// The gRPC port agents connect to.
     pub grpc: GrpcConfig,
-    /// The HTTP port for metrics, dashboards and exports.
+    /// The HTTP port for metrics and health.
     pub http: HttpConfig,
+    /// The web service (HTTPS): login and the JSON API.
+    pub web: WebConfig,
     /// Where reports are stored.
     pub clickhouse: ClickHouseSection,
     /// Certificate authority settings.
@@ -191,6 +197,7 @@ impl Default for HubConfig {
             data_dir: PathBuf::from("/var/lib/sme-hub"),
             grpc: GrpcConfig::default(),
             http: HttpConfig::default(),
+            web: WebConfig::default(),
             clickhouse: ClickHouseSection::default(),
             pki: PkiConfig::default(),
             limits: LimitsConfig::default(),
@@ -332,6 +339,12 @@ impl HubConfig {
                 message: format!("{v:?} is not an address like 0.0.0.0:8080 ({e})"),
             })?;
         }
+        if let Some(v) = env("SME_HUB_WEB_LISTEN") {
+            cfg.web.listen = v.parse().map_err(|e| ConfigError::Env {
+                var: "SME_HUB_WEB_LISTEN",
+                message: format!("{v:?} is not an address like 0.0.0.0:8443 ({e})"),
+            })?;
+        }
         if let Some(v) = env("SME_HUB_CLICKHOUSE_URL") {
             cfg.clickhouse.url = v;
         }
@@ -387,6 +400,7 @@ impl HubConfig {
             return invalid("limits.max_report_bytes", "must be at least 1024");
         }
         self.validate_writer()?;
+        self.web.validate()?;
         self.validate_cluster()?;
         if self.registry.cache_seconds > 3600 {
             return invalid(
@@ -635,6 +649,43 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn web_settings_are_read_checked_and_overridden() {
+        let text = "[web]\ntls = false\nsession_idle_minutes = 10\n";
+        let cfg = HubConfig::from_sources(Some(text), None, &no_env).unwrap();
+        assert!(!cfg.web.tls);
+        assert_eq!(cfg.web.sessions().idle, std::time::Duration::from_secs(600));
+        let env = |k: &str| (k == "SME_HUB_WEB_LISTEN").then(|| "0.0.0.0:9443".into());
+        let cfg = HubConfig::from_sources(None, None, &env).unwrap();
+        assert_eq!(cfg.web.listen.port(), 9443);
+        for (text, key) in [
+            (
+                "[web]\nsession_idle_minutes = 0\n",
+                "web.session_idle_minutes",
+            ),
+            (
+                "[web]\nsession_idle_minutes = 600\nsession_absolute_hours = 1\n",
+                "web.session_idle_minutes",
+            ),
+            (
+                "[web]\nmax_login_failures_per_address = 1\n",
+                "web.max_login_failures_per_address",
+            ),
+            (
+                "[web]\nallowed_origins = [\"dash\"]\n",
+                "web.allowed_origins",
+            ),
+            ("[web]\ntsl = true\n", "tsl"),
+        ] {
+            let err = HubConfig::from_sources(Some(text), None, &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let bad = |k: &str| (k == "SME_HUB_WEB_LISTEN").then(|| "x".into());
+        assert!(HubConfig::from_sources(None, None, &bad).is_err());
     }
 
     #[test]

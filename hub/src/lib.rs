@@ -9,6 +9,7 @@
 //! [`web`] the HTTP side, [`cli`] the operators' commands; [`server`] puts them together.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod analytics;
 pub mod cli;
 pub mod clock;
@@ -20,4 +21,5 @@ pub mod registry;
 pub mod reporting;
 pub mod server;
 pub mod store;
+pub mod users;
 pub mod web;

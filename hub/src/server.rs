@@ -26,6 +26,9 @@ use crate::ingest::lookup::Lookups;
 use crate::ingest::writer::{IngestRuntime, Writer, WriterTask};
 use crate::pki::CertificateAuthority;
 use crate::store::{embedded::EmbeddedClickHouse, ClickHouseConfig, Store};
+use crate::web::api::audit::{AuditTask, Auditor};
+use crate::web::api::{ApiInner, ApiState};
+use crate::web::listener::WebServer;
 use crate::web::{HttpServer, HttpState, Metrics};
 
 /// A TLS handshake that takes longer than this is dropped.
@@ -57,6 +60,10 @@ pub struct RunningHub {
     pub grpc_addr: SocketAddr,
     /// Where the HTTP listener (metrics, health) is bound.
     pub http_addr: SocketAddr,
+    /// Where the web service (login, JSON API) is bound.
+    pub web_addr: SocketAddr,
+    /// Its base URL, e.g. `https://localhost:8443/`.
+    pub web_url: String,
     /// The hub's metrics (also served at `/metrics`).
     pub metrics: Arc<Metrics>,
     /// The store the hub writes to.
@@ -68,6 +75,8 @@ pub struct RunningHub {
     writer: WriterTask,
     ingest: IngestRuntime,
     http: HttpServer,
+    web: WebServer,
+    web_audit: AuditTask,
     serving: Arc<AtomicBool>,
     health: tonic_health::server::HealthReporter,
     embedded: Option<EmbeddedClickHouse>,
@@ -84,6 +93,8 @@ impl RunningHub {
             writer,
             ingest,
             http,
+            web,
+            web_audit,
             serving,
             health,
             embedded,
@@ -112,6 +123,8 @@ impl RunningHub {
         writer.drain().await;
         drop(ingest);
         http.stop().await;
+        web.stop().await;
+        web_audit.finish().await;
         // Idle keep-alive connections would make ClickHouse wait for them before it stops.
         drop(store);
         if let Some(ch) = embedded {
@@ -187,6 +200,11 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     };
 
     let tls = crate::pki::tls::server_config(&ca)?;
+    let web_tls = if cfg.web.tls {
+        Some(crate::pki::tls::web_server_config(&ca)?)
+    } else {
+        None
+    };
     let settings = ServiceSettings {
         calendar: cfg.calendar.clone(),
         max_report_bytes: cfg.limits.max_report_bytes,
@@ -276,9 +294,45 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         source,
     })?;
     tracing::info!(http_addr = %http.addr, "HTTP listening (/metrics, /healthz)");
+    let (audit, web_audit) = Auditor::spawn(store.clone());
+    let api = ApiState(Arc::new(ApiInner {
+        store: store.clone(),
+        calendar: cfg.calendar.clone(),
+        clock: cfg.clock.clone(),
+        sessions: cfg.web.sessions(),
+        throttle: cfg.web.throttle(),
+        secure: cfg.web.tls,
+        allowed_origins: cfg.web.allowed_origins.clone(),
+        max_upload_bytes: cfg.web.max_upload_bytes,
+        reopen_days: cfg.periods.reopen_days,
+        audit,
+        instance: format!("{}:{}", hostname(), std::process::id()),
+    }));
+    let bind_web = |source| ServeError::Bind {
+        addr: cfg.web.listen,
+        source,
+    };
+    let web_listener = TcpListener::bind(cfg.web.listen).await.map_err(bind_web)?;
+    let web =
+        WebServer::spawn(web_listener, web_tls, crate::web::api::router(api)).map_err(bind_web)?;
+    let web_host = if cfg.web.listen.ip().is_unspecified() {
+        cfg.pki
+            .server_names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "localhost".into())
+    } else {
+        cfg.web.listen.ip().to_string()
+    };
+    let web_url = format!("{}://{}:{}/", web.scheme, web_host, web.addr.port());
+    tracing::info!(%web_url, "web service listening (/api/v1/)");
     Ok(RunningHub {
         grpc_addr,
         http_addr: http.addr,
+        web_addr: web.addr,
+        web_url,
+        web,
+        web_audit,
         metrics,
         writer: writer_task,
         ingest: ingest_runtime,

@@ -72,6 +72,7 @@ impl TestHub {
         };
         config.grpc.listen = "127.0.0.1:0".parse().unwrap();
         config.http.listen = "127.0.0.1:0".parse().unwrap();
+        config.web.listen = "127.0.0.1:0".parse().unwrap();
         adjust(&mut config);
         let hub = sme_hub::server::start(&config)
             .await

@@ -47,6 +47,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PeriodCommand,
     },
+    /// Web users: planners, coordinators and admins (用户).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Reporting completeness and timeliness of a period by region, with the missing platforms.
     Completeness {
         /// Period: 2026-M05 (month), 2026-Q2 (quarter) or 2026-A (year).
@@ -157,6 +162,56 @@ pub enum PeriodCommand {
 }
 
 #[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is asked for (twice, without echo) or read from stdin.
+    Add {
+        /// Login name (letters, digits, . _ - @).
+        name: String,
+        /// planner (national, read-only, SME counts), coordinator (one region) or admin.
+        #[arg(long)]
+        role: crate::analytics::Role,
+        /// A coordinator's region code (province PP0000, prefecture PPCC00, county PPCCDD).
+        #[arg(long)]
+        region: Option<String>,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Who adds (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// List the users with role, region and state.
+    List,
+    /// Disable a user: no login, and their open sessions stop working at once.
+    Disable {
+        /// Login name.
+        name: String,
+        /// Who disables (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Login name.
+        name: String,
+        /// Who enables (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+    /// Set a new password (asked for, or read from stdin); ends the user's open sessions.
+    Passwd {
+        /// Login name.
+        name: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Who changes it (recorded).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        by: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum CaCommand {
     /// Create the ministry CA, the hub's server certificate and the pseudonymisation key.
     Init {
@@ -200,7 +255,10 @@ impl Cli {
     pub fn is_quiet(&self) -> bool {
         matches!(
             self.command,
-            Command::Registry { .. } | Command::Period { .. } | Command::Completeness { .. }
+            Command::Registry { .. }
+                | Command::Period { .. }
+                | Command::Completeness { .. }
+                | Command::User { .. }
         )
     }
 }

@@ -8,6 +8,7 @@ mod period;
 mod registry;
 mod serve;
 pub mod tables;
+mod user;
 
 use anyhow::Context;
 
@@ -25,6 +26,13 @@ pub fn run(cli: Cli, cfg: HubConfig) -> anyhow::Result<()> {
         Command::Registry { command } => run_admin(cfg, |cfg, store| {
             Box::pin(registry::registry_command(cfg, store, command))
         }),
+        Command::User { command } => {
+            // Passwords are asked for before connecting, so a prompt is not mixed with logs.
+            let password = user::password_for(&command)?;
+            run_admin(cfg, |cfg, store| {
+                Box::pin(user::user_command(cfg, store, command, password))
+            })
+        }
         Command::Period {
             command: PeriodCommand::List { kind, count },
         } => {

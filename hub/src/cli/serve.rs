@@ -14,6 +14,7 @@ pub(crate) fn serve(cfg: HubConfig) -> anyhow::Result<()> {
             hub.http_addr
         );
         println!("ClickHouse (HTTP): {}", hub.clickhouse_url);
+        println!("Web: {}", hub.web_url);
         hub.run_until(shutdown_signal()).await?;
         Ok(())
     })

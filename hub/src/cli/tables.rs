@@ -361,6 +361,36 @@ pub fn completeness(c: &Completeness) -> String {
     out
 }
 
+/// Web users.
+pub fn users(list: &[crate::users::User]) -> String {
+    let mut t = Table::new(&[
+        ("name", false),
+        ("role", false),
+        ("region", false),
+        ("state", false),
+        ("changed (UTC+8)", false),
+        ("by", false),
+    ]);
+    for u in list {
+        t.row(vec![
+            u.name.clone(),
+            u.role.to_string(),
+            u.region
+                .clone()
+                .unwrap_or_else(|| "000000 (national)".into()),
+            if u.disabled {
+                "disabled 已停用"
+            } else {
+                "active 有效"
+            }
+            .to_owned(),
+            format_cst(u.updated_at),
+            u.updated_by.clone(),
+        ]);
+    }
+    format!("{}{} users\n", t.render(), list.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

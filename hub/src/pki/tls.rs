@@ -293,3 +293,26 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<Arc<rustls::ServerConf
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// The web service's rustls configuration: the same server certificate, no client
+/// certificates (users log in with a password), TLS 1.2 and 1.3 for browsers, ALPN h2 and
+/// HTTP/1.1.
+pub fn web_server_config(ca: &CertificateAuthority) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let (cert_path, key_path) = ca.server_identity_paths();
+    let file_err = |path: &std::path::Path, reason: String| TlsError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| file_err(&cert_path, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| file_err(&cert_path, e.to_string()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_err(&key_path, e.to_string()))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}

@@ -417,8 +417,31 @@ pub async fn import_file(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let checked = check(&file_name, &bytes, options).map_err(|problems| ImportError::Rejected {
-        file: path.to_owned(),
+    let mut report = import_bytes(store, &file_name, &bytes, options, now)
+        .await
+        .map_err(|e| match e {
+            ImportError::Rejected { problems, .. } => ImportError::Rejected {
+                file: path.to_owned(),
+                problems,
+            },
+            other => other,
+        })?;
+    report.file = path.to_owned();
+    Ok(report)
+}
+
+/// [`import_file`] for a file already in memory (a web upload): `file_name` chooses the reader
+/// (`.xlsx` or CSV) and names the file in messages and the import log.
+pub async fn import_bytes(
+    store: &Store,
+    file_name: &str,
+    bytes: &[u8],
+    options: &ImportOptions,
+    now: OffsetDateTime,
+) -> Result<ImportReport, ImportError> {
+    let file_name = file_name.to_owned();
+    let checked = check(&file_name, bytes, options).map_err(|problems| ImportError::Rejected {
+        file: PathBuf::from(&file_name),
         problems,
     })?;
     let source = |location: &str| format!("{file_name} {location}");
@@ -465,7 +488,7 @@ pub async fn import_file(
             imported_at: now,
             kind: checked.kind.as_str().to_owned(),
             file_name: file_name.clone(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256: hex::encode(Sha256::digest(bytes)),
             row_count: rows as u32,
             changed: changed as u32,
             warnings: checked.warnings.len() as u32,
@@ -475,7 +498,7 @@ pub async fn import_file(
     }
     Ok(ImportReport {
         kind: checked.kind,
-        file: path.to_owned(),
+        file: PathBuf::from(&file_name),
         rows,
         changed,
         warnings: checked.warnings,

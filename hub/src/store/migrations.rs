@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "reports: due time in force at acceptance, service records left out for size",
         statements: &[REPORTS_DUE_AT, REPORTS_RECORDS_OMITTED],
     },
+    Migration {
+        version: 7,
+        name: "web users, sessions, login attempts and web audit",
+        statements: &[USERS, SESSIONS, LOGIN_ATTEMPTS, WEB_AUDIT],
+    },
 ];
 
 pub(crate) const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -315,6 +320,62 @@ const REPORTS_DUE_AT: &str =
 /// (`Report.service_records_omitted`): record-based figures count such reports as "no record
 /// detail" and say so.
 const REPORTS_RECORDS_OMITTED: &str = "ALTER TABLE {db}.reports ADD COLUMN service_records_omitted UInt8 DEFAULT 0 AFTER service_record_count";
+
+/// Web users (planners, coordinators, admins); see `users/`. Every change is a new row, the
+/// highest `version` (nanoseconds) is the user's state, chosen with `argMax` at query time.
+const USERS: &str = "CREATE TABLE IF NOT EXISTS {db}.users (
+    name String,
+    version UInt64,
+    role Enum8('planner' = 1, 'coordinator' = 2, 'admin' = 3),
+    region_code String,
+    password_hash String,
+    disabled UInt8,
+    updated_at DateTime,
+    updated_by String
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY name";
+
+/// Web sessions: only the SHA-256 of the cookie's token is stored. A touch (idle expiry) or a
+/// logout is a new row with a higher `version`.
+const SESSIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.sessions (
+    token_sha256 String,
+    version UInt64,
+    user_name String,
+    created_at DateTime,
+    last_seen_at DateTime,
+    expires_at DateTime,
+    revoked UInt8,
+    address String
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY token_sha256";
+
+/// Every login attempt, for throttling per account and per address across hub processes.
+const LOGIN_ATTEMPTS: &str = "CREATE TABLE IF NOT EXISTS {db}.login_attempts (
+    at DateTime,
+    user_name String,
+    address String,
+    success UInt8
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, user_name)";
+
+/// The web audit: logins, refusals (401, 403, 429) and every state-changing action.
+const WEB_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.web_audit (
+    at DateTime,
+    at_nanos UInt32,
+    user_name String,
+    role String,
+    scope String,
+    address String,
+    method String,
+    path String,
+    action String,
+    status UInt16,
+    detail String,
+    hub_instance String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, at_nanos)";
 
 /// Orders the accepted reports of one (platform, period): the current one is the `argMin` —
 /// highest revision, then earliest receipt, then smallest id (two different reports of one

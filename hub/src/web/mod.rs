@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 
 use crate::store::Store;
 
+pub mod api;
+pub mod listener;
 pub mod metrics;
 
 pub use metrics::Metrics;
