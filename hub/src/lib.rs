@@ -6,7 +6,9 @@
 //! admits, checks and group-commits their reports, [`pki`] is the certificate authority and TLS,
 //! [`reporting`] the calendar and period locks, [`registry`] the platforms and divisions,
 //! [`store`] ClickHouse (migrations, the embedded server), [`analytics`] the published figures,
-//! [`web`] the HTTP side, [`cli`] the operators' commands; [`server`] puts them together.
+//! [`users`] web accounts and sessions, [`access`] what a signed-in user may read and do (scope
+//! checks below the handlers), [`web`] the HTTP side (metrics, the JSON API), [`cli`] the
+//! operators' commands; [`server`] puts them together.
 #![forbid(unsafe_code)]
 
 pub mod access;
