@@ -22,6 +22,7 @@ use serde::Serialize;
 
 pub mod completeness;
 pub mod filter;
+pub mod layout;
 pub mod platform;
 pub mod satisfaction;
 pub mod scope;
@@ -54,7 +55,7 @@ pub enum ViewError {
 
 /// Reports behind an aggregate and reports expected (platform × period; for one period,
 /// platforms). `reported == 0` means "no data", never zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 pub struct Coverage {
     /// Current accepted reports that went into the figure.
     pub reported: u64,

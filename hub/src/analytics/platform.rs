@@ -27,7 +27,7 @@ use crate::store::migrations::CURRENT_REPORT_RANK;
 use crate::store::Store;
 
 /// Staff figures of a quarterly or annual report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StaffFigures {
     /// All staff.
     pub total_staff: u32,
@@ -40,7 +40,7 @@ pub struct StaffFigures {
 }
 
 /// Finance figures of a quarterly or annual report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FinanceFigures {
     /// Total revenue in fen.
     pub total_revenue_fen: i64,
@@ -53,7 +53,7 @@ pub struct FinanceFigures {
 }
 
 /// The current report of one period.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PeriodReport {
     /// Its id.
     pub report_id: String,
@@ -84,7 +84,7 @@ pub struct PeriodReport {
 }
 
 /// One period of the history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryRow {
     /// `2026-Q1`.
     pub period: String,
@@ -95,7 +95,7 @@ pub struct HistoryRow {
 }
 
 /// The platform history view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PlatformHistory {
     /// Credit code.
     pub credit_code: String,

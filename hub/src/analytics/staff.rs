@@ -28,7 +28,7 @@ use crate::store::Store;
 pub const BUCKETS: [&str; 5] = ["none", "0-25", "25-50", "50-75", "75-100"];
 
 /// Reports meeting one basic condition, of those it can be judged on.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Condition {
     /// Reports that meet it.
     pub meeting: u64,
@@ -39,7 +39,7 @@ pub struct Condition {
 }
 
 /// One degree-share bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// `none` (no professional staff), `0-25`, `25-50`, `50-75`, `75-100` (percent; lower bound
     /// included, upper excluded but for 100).
@@ -49,7 +49,7 @@ pub struct Bucket {
 }
 
 /// Staff and basic conditions of one key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StaffRow {
     /// Region code one level below the filter's; `"total"` for the total.
     pub key: String,
@@ -76,7 +76,7 @@ pub struct StaffRow {
 }
 
 /// The staff and basic-conditions view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StaffView {
     /// `quarter` or `year`.
     pub period_kind: &'static str,
