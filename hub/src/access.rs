@@ -11,7 +11,7 @@ use sme_proto::v1;
 use time::{Date, OffsetDateTime};
 
 use crate::analytics::completeness::{self, Completeness};
-use crate::analytics::{Role, Scope, ScopeError};
+use crate::analytics::{FilterError, Role, Scope, ScopeError, ViewError};
 use crate::registry::import::{self, ImportError, ImportOptions, ImportReport, Kind, Rows};
 use crate::registry::{self, Platform};
 use crate::reporting::periods::{
@@ -66,7 +66,14 @@ pub async fn completeness(
     region: Option<&str>,
 ) -> Result<Completeness, AccessError> {
     let region = scope.resolve(region)?;
-    Ok(completeness::completeness(store, calendar, period, Some(&region)).await?)
+    completeness::completeness(store, calendar, scope, period, Some(&region))
+        .await
+        .map_err(|e| match e {
+            ViewError::Scope(s) | ViewError::Filter(FilterError::Scope(s)) => AccessError::Scope(s),
+            ViewError::Store(s) => AccessError::Store(s),
+            ViewError::UnknownPlatform(p) => AccessError::UnknownPlatform(p),
+            ViewError::Filter(f) => AccessError::Scope(ScopeError::Invalid(f.to_string())),
+        })
 }
 
 /// Current registry versions of the platforms in `region` (default: the whole scope).

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use sme_hub::analytics::completeness;
+use sme_hub::analytics::{Role, Scope, ScopeError, ViewError};
 use sme_hub::registry::{self, import::ImportError, Activity, ImportOptions, Kind, RegistryCache};
 use sme_hub::reporting::periods::{
     self, Coordinator, ReopenError, ReopenRequest, ReopenTarget, ReopeningFilter,
@@ -660,7 +661,7 @@ async fn completeness_counts_each_expected_platform_once_whatever_the_revisions(
     ));
     store.insert_reports(&batch).await.unwrap();
 
-    let c = completeness::completeness(&store, &cal, &may, None)
+    let c = completeness::completeness(&store, &cal, &Scope::operator(), &may, None)
         .await
         .unwrap();
     assert_eq!(c.total.expected, 4, "{c:#?}");
@@ -692,9 +693,31 @@ async fn completeness_counts_each_expected_platform_once_whatever_the_revisions(
         .collect();
     assert_eq!(missing, [closed_mid.as_str(), last_day.as_str()]);
 
-    let statuses = completeness::platform_statuses(&store, &cal, &may, "1101")
+    // A Guangdong coordinator: Beijing is refused, not answered empty; their own answer is the
+    // national one for Guangdong.
+    let gd = Scope::for_user(Role::Coordinator, Some("440000")).unwrap();
+    let refused = completeness::completeness(&store, &cal, &gd, &may, Some("110000")).await;
+    assert!(
+        matches!(
+            refused,
+            Err(ViewError::Scope(ScopeError::OutsideScope { .. }))
+        ),
+        "{refused:?}"
+    );
+    let own = completeness::completeness(&store, &cal, &gd, &may, None)
         .await
         .unwrap();
+    let planner =
+        completeness::completeness(&store, &cal, &Scope::operator(), &may, Some("440000"))
+            .await
+            .unwrap();
+    assert_eq!(own, planner);
+    assert_eq!((own.total.expected, own.total.received), (2, 0));
+
+    let statuses =
+        completeness::platform_statuses(&store, &cal, &Scope::operator(), &may, "110100")
+            .await
+            .unwrap();
     let first = statuses.iter().find(|s| s.credit_code == on_time).unwrap();
     assert_eq!(first.revisions, 3);
     assert_eq!(
@@ -704,9 +727,15 @@ async fn completeness_counts_each_expected_platform_once_whatever_the_revisions(
     assert!(first.on_time);
 
     // June: the platform closed in May is no longer expected; the one registered 1 June is.
-    let june = completeness::completeness(&store, &cal, &period("2026-M06"), Some("440000"))
-        .await
-        .unwrap();
+    let june = completeness::completeness(
+        &store,
+        &cal,
+        &Scope::operator(),
+        &period("2026-M06"),
+        Some("440000"),
+    )
+    .await
+    .unwrap();
     let expected: Vec<_> = june
         .total
         .missing
@@ -742,24 +771,27 @@ async fn on_time_follows_the_configured_calendar_to_29_february() {
     )
     .await
     .unwrap();
-    store
-        .insert_reports(&[
-            accepted(
-                &fixtures::sample_report(&in_time, "2028-M01"),
-                "110108",
-                datetime!(2028-02-29 23:59:59 +8),
-            ),
-            accepted(
-                &fixtures::sample_report(&too_late, "2028-M01"),
-                "110108",
-                datetime!(2028-03-01 00:00 +8),
-            ),
-        ])
-        .await
-        .unwrap();
-    let statuses = completeness::platform_statuses(&store, &cal, &jan, "")
-        .await
-        .unwrap();
+    // The hub stores the due time of the calendar in force at acceptance: this one.
+    let mut reports = [
+        accepted(
+            &fixtures::sample_report(&in_time, "2028-M01"),
+            "110108",
+            datetime!(2028-02-29 23:59:59 +8),
+        ),
+        accepted(
+            &fixtures::sample_report(&too_late, "2028-M01"),
+            "110108",
+            datetime!(2028-03-01 00:00 +8),
+        ),
+    ];
+    for r in &mut reports {
+        r.due_at = cal.due_at(&jan);
+    }
+    store.insert_reports(&reports).await.unwrap();
+    let statuses =
+        completeness::platform_statuses(&store, &cal, &Scope::operator(), &jan, "000000")
+            .await
+            .unwrap();
     let on_time: Vec<_> = statuses
         .iter()
         .map(|s| (s.credit_code.as_str(), s.on_time))

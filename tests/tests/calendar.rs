@@ -137,9 +137,15 @@ async fn completeness_over_the_deadline(hub: &TestHub) {
         assert!(accepted(send(hub, &punctual_id, &r).await).replay);
     }
 
-    let c = sme_hub::analytics::completeness::completeness(hub.store(), &cal, &may, Some("440000"))
-        .await
-        .unwrap();
+    let c = sme_hub::analytics::completeness::completeness(
+        hub.store(),
+        &cal,
+        &sme_hub::analytics::Scope::operator(),
+        &may,
+        Some("440000"),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (c.total.expected, c.total.received, c.total.on_time),
         (3, 2, 1),
@@ -154,10 +160,15 @@ async fn completeness_over_the_deadline(hub: &TestHub) {
         .map(|r| (r.region_code.as_str(), r.expected, r.received, r.on_time))
         .collect();
     assert_eq!(by_region, [("440300", 3, 2, 1)]);
-    let statuses =
-        sme_hub::analytics::completeness::platform_statuses(hub.store(), &cal, &may, "4403")
-            .await
-            .unwrap();
+    let statuses = sme_hub::analytics::completeness::platform_statuses(
+        hub.store(),
+        &cal,
+        &sme_hub::analytics::Scope::operator(),
+        &may,
+        "440300",
+    )
+    .await
+    .unwrap();
     let p = statuses.iter().find(|s| s.credit_code == punctual).unwrap();
     assert_eq!(p.revisions, 4);
     assert!(p.on_time);
@@ -166,6 +177,7 @@ async fn completeness_over_the_deadline(hub: &TestHub) {
     let june = sme_hub::analytics::completeness::completeness(
         hub.store(),
         &cal,
+        &sme_hub::analytics::Scope::operator(),
         &"2026-M06".parse().unwrap(),
         Some("440300"),
     )

@@ -172,6 +172,12 @@ async fn web_api_sessions_scope_and_freshness() {
             Method::POST,
             "/api/v1/sme-counts/imports?file_name=s.csv".into(),
         ),
+        (Method::GET, "/api/v1/analytics/layout?from=2026-M05".into()),
+        (Method::GET, "/api/v1/analytics/staff?from=2026-Q1".into()),
+        (
+            Method::GET,
+            format!("/api/v1/analytics/platforms/{shenzhen}/history?from=2026-M05"),
+        ),
     ];
     for (method, path) in &routes {
         let bare = path
@@ -241,6 +247,21 @@ async fn web_api_sessions_scope_and_freshness() {
         (Method::GET, format!("/api/v1/platforms/{beijing}"), None),
         (Method::GET, "/api/v1/reopenings?region=110000".into(), None),
         (
+            Method::GET,
+            "/api/v1/analytics/staff?from=2026-Q1&region=110000".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/analytics/layout?from=2026-M05&region=110000".into(),
+            None,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/analytics/platforms/{beijing}/history?from=2026-M05"),
+            None,
+        ),
+        (
             Method::POST,
             "/api/v1/reopenings".into(),
             Some(
@@ -292,6 +313,8 @@ async fn web_api_sessions_scope_and_freshness() {
         "/api/v1/completeness?period=2026-M05&region=440000",
         "/api/v1/platforms?region=440000",
         "/api/v1/reopenings?region=440000",
+        "/api/v1/analytics/staff?from=2026-Q1&to=2026-Q2&region=440000",
+        "/api/v1/analytics/layout?from=2026-M05&region=440000",
     ] {
         let mine = web.get(path, &gd).await;
         let theirs = web.get(path, &planner).await;

@@ -22,6 +22,11 @@ use serde::Deserialize;
 use sme_proto::period::{Calendar, Period};
 use time::OffsetDateTime;
 
+use super::scope::Scope;
+#[cfg(doc)]
+use super::scope::ScopeError;
+use super::sql::Sql;
+use super::ViewError;
 use crate::registry::{self, db, region};
 use crate::store::{Store, StoreError};
 
@@ -136,19 +141,20 @@ struct StatusRow {
     first_due: u64,
 }
 
-/// Every expected platform of `period` whose region starts with `prefix` (digits), with what
-/// arrived, ordered by region and code.
+/// Every expected platform of `period` in `region` (already resolved through `scope`; the
+/// scope's predicate is in the query as well), with what arrived, ordered by region and code.
 pub async fn platform_statuses(
     store: &Store,
     calendar: &Calendar,
+    scope: &Scope,
     period: &Period,
-    prefix: &str,
+    region: &str,
 ) -> Result<Vec<PlatformStatus>, StoreError> {
     // The left side is the current registry; the right side one row per platform that has any
     // accepted report for the period (revisions and duplicate writes collapse in GROUP BY).
     // Both subqueries are aliased: current releases refuse a join of unaliased subqueries
     // (code 206), 18.16 accepts either.
-    let sql = format!(
+    let mut q = Sql::new(&format!(
         "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions, first_due
          FROM ({registry}) AS registry
          ANY LEFT JOIN (
@@ -158,24 +164,25 @@ pub async fn platform_statuses(
                     toUInt32(uniqExact(revision)) AS revisions,
                     toUInt64(argMin(due_at, toUInt64(received_at) * 1000000000 + received_at_nanos)) AS first_due
              FROM reports
-             WHERE period = ?
+             WHERE period = ",
+        registry = db::current_platforms_sql()
+    ));
+    q.str(period.to_string())
+        .push(
+            "
              GROUP BY platform_id
          ) AS arrived USING credit_code
-         WHERE cur_registered <= toDate(?)
-           AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(?))
-           AND substring(cur_region, 1, ?) = ?
-         ORDER BY cur_region, credit_code",
-        registry = db::current_platforms_sql()
-    );
-    let query = store
-        .client()
-        .query(&sql)
-        .bind(period.to_string())
-        .bind(period.last_day().to_string())
-        .bind(period.first_day().to_string())
-        .bind(prefix.len() as u64)
-        .bind(prefix);
-    let rows: Vec<StatusRow> = db::fetch_all(query, "completeness").await?;
+         WHERE cur_registered <= toDate(",
+        )
+        .str(period.last_day().to_string())
+        .push(") AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(")
+        .str(period.first_day().to_string())
+        .push(")) AND ")
+        .scope(scope, "cur_region")
+        .push(" AND ")
+        .region(region, "cur_region")
+        .push(" ORDER BY cur_region, credit_code");
+    let rows: Vec<StatusRow> = q.fetch(store, "completeness").await?;
     let due = calendar.due_at(period).unix_timestamp();
     Ok(rows
         .into_iter()
@@ -249,20 +256,22 @@ pub fn summarize(
     }
 }
 
-/// Completeness of `period` within `scope` (a region code; `None` for the country).
+/// Completeness of `period` in `region` (default: the whole scope), which must lie inside
+/// `scope` ([`ScopeError::OutsideScope`] otherwise, never an empty answer).
 pub async fn completeness(
     store: &Store,
     calendar: &Calendar,
+    scope: &Scope,
     period: &Period,
-    scope: Option<&str>,
-) -> Result<Completeness, StoreError> {
-    let scope = scope.unwrap_or(region::NATIONAL);
-    let statuses = platform_statuses(store, calendar, period, region::prefix(scope)).await?;
+    region: Option<&str>,
+) -> Result<Completeness, ViewError> {
+    let region = scope.resolve(region)?;
+    let statuses = platform_statuses(store, calendar, scope, period, &region).await?;
     let names = registry::division_names(store).await?;
     Ok(summarize(
         *period,
         calendar.due_at(period),
-        scope,
+        &region,
         &statuses,
         &names,
     ))

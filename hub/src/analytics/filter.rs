@@ -20,7 +20,8 @@ use crate::registry::DemoLevel;
 pub const MAX_PERIODS: usize = 120;
 
 /// Raw filter values, as strings from a query string or the command line; `None` = not given.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterParams {
     /// First period, e.g. `2026-M01` (required).

@@ -22,17 +22,40 @@ use serde::Serialize;
 
 pub mod completeness;
 pub mod filter;
+pub mod layout;
+pub mod platform;
 pub mod satisfaction;
 pub mod scope;
 mod sql;
+pub mod staff;
 pub mod volume;
 
 pub use filter::{EnterpriseSize, Filter, FilterError, FilterParams};
 pub use scope::{Role, Scope, ScopeError};
 
+use crate::store::StoreError;
+
+/// Why a view cannot answer: a filter it cannot read, a request outside the scope, or the
+/// store. The web maps these to 400, 403 and 503.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// A filter value this view cannot use (e.g. monthly periods for staff).
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// A region or platform outside the caller's scope.
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    /// A platform the registry does not know and whose code names a region inside the scope.
+    #[error("platform {0} is not in the registry; check the credit code / 平台名录中没有 {0}")]
+    UnknownPlatform(String),
+    /// ClickHouse failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Reports behind an aggregate and reports expected (platform × period; for one period,
 /// platforms). `reported == 0` means "no data", never zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 pub struct Coverage {
     /// Current accepted reports that went into the figure.
     pub reported: u64,

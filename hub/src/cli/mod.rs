@@ -56,9 +56,11 @@ pub fn run(cli: Cli, cfg: HubConfig) -> anyhow::Result<()> {
                         "--region {r:?} is not a 6-digit region code"
                     );
                 }
+                // The CLI is the hub's operators on the hub machine: national scope.
                 let c = crate::analytics::completeness::completeness(
                     store,
                     &cfg.calendar,
+                    &crate::analytics::Scope::operator(),
                     &period,
                     region.as_deref(),
                 )

@@ -12,8 +12,10 @@
 //! | `POST /api/v1/reopenings` | coordinators (their region), admins |
 //! | `POST /api/v1/registry/imports` | coordinators (platforms of their region), admins |
 //! | `POST /api/v1/sme-counts/imports` | planners, admins |
+//! | `GET /api/v1/analytics/layout`, `/analytics/staff`, `/analytics/platforms/{id}/history` | every role, within scope |
 //! | `GET /api/v1/openapi.json` | anyone, no login |
 
+pub mod analytics_views;
 pub mod audit;
 pub mod auth;
 pub mod problem;
@@ -46,11 +48,13 @@ use problem::ApiError;
         session::login, session::logout, session::me,
         reporting::completeness, reporting::calendar, reporting::reopenings, reporting::reopen,
         registry::platforms, registry::platform, registry::registry_import, registry::sme_count_import,
+        analytics_views::layout, analytics_views::staff, analytics_views::platform_history,
     ),
     tags(
         (name = "session", description = "Login and logout"),
         (name = "reporting", description = "Completeness, calendar, reopenings"),
         (name = "registry", description = "Platforms and reference data"),
+        (name = "analytics", description = "The figures of domain §7, within your scope"),
     )
 )]
 pub struct ApiDoc;
@@ -75,6 +79,12 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/sme-counts/imports",
             post(registry::sme_count_import),
+        )
+        .route("/api/v1/analytics/layout", get(analytics_views::layout))
+        .route("/api/v1/analytics/staff", get(analytics_views::staff))
+        .route(
+            "/api/v1/analytics/platforms/{credit_code}/history",
+            get(analytics_views::platform_history),
         )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(
