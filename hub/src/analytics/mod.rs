@@ -32,7 +32,7 @@ pub use scope::{Role, Scope, ScopeError};
 
 /// Reports behind an aggregate and reports expected (platform × period; for one period,
 /// platforms). `reported == 0` means "no data", never zero.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 pub struct Coverage {
     /// Current accepted reports that went into the figure.
     pub reported: u64,
