@@ -28,6 +28,7 @@ pub mod load;
 pub mod process;
 pub mod readme;
 pub mod seed;
+pub mod web;
 
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_tracing() {

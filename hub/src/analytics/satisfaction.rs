@@ -7,6 +7,7 @@
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::filter::Filter;
 use super::scope::Scope;
@@ -15,7 +16,7 @@ use super::Coverage;
 use crate::store::{Store, StoreError};
 
 /// What the rows are keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SatisfactionBy {
     /// Region one level below the filter's.
@@ -25,7 +26,7 @@ pub enum SatisfactionBy {
 }
 
 /// Satisfaction of one key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SatisfactionRow {
     /// Region code or period; `"total"` for the total.
     pub key: String,
@@ -42,9 +43,10 @@ pub struct SatisfactionRow {
 }
 
 /// The satisfaction view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SatisfactionView {
     /// The one period kind read.
+    #[schema(value_type = String, example = "month")]
     pub period_kind: &'static str,
     /// First period.
     pub from: String,

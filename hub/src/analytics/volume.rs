@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::filter::Filter;
 use super::scope::Scope;
@@ -24,7 +25,7 @@ use super::Coverage;
 use crate::store::{Store, StoreError};
 
 /// What the rows are keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VolumeBy {
     /// Service function 1–7 (key `"1"` … `"7"`).
@@ -40,7 +41,7 @@ pub enum VolumeBy {
 }
 
 /// Where the figures come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The volume sections (every current report).
@@ -50,7 +51,7 @@ pub enum Source {
 }
 
 /// One row of the volume view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct VolumeRow {
     /// The key (see [`VolumeBy`]); `"total"` for the total row.
     pub key: String,
@@ -71,7 +72,7 @@ pub struct VolumeRow {
 }
 
 /// How far service records reach in the filter's reports.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RecordCoverage {
     /// Current reports.
     pub reports: u64,
@@ -86,9 +87,10 @@ pub struct RecordCoverage {
 }
 
 /// The volume view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct VolumeView {
     /// `month`, `quarter` or `year`: the one kind read.
+    #[schema(value_type = String, example = "month")]
     pub period_kind: &'static str,
     /// First period.
     pub from: String,

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `POST /api/v1/session`, `DELETE /api/v1/session`, `GET /api/v1/me` | everyone |
 //! | `GET /api/v1/completeness`, `/calendar`, `/reopenings`, `/platforms`, `/platforms/{id}` | every role, within scope |
+//! | `GET /api/v1/analytics/volume`, `/analytics/satisfaction` | every role, within scope |
 //! | `POST /api/v1/reopenings` | coordinators (their region), admins |
 //! | `POST /api/v1/registry/imports` | coordinators (platforms of their region), admins |
 //! | `POST /api/v1/sme-counts/imports` | planners, admins |
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod problem;
 pub mod registry;
 pub mod reporting;
+pub mod services;
 pub mod session;
 
 use axum::extract::FromRequestParts;
@@ -49,6 +51,7 @@ use problem::ApiError;
         reporting::completeness, reporting::calendar, reporting::reopenings, reporting::reopen,
         registry::platforms, registry::platform, registry::registry_import, registry::sme_count_import,
         analytics_views::layout, analytics_views::staff, analytics_views::platform_history,
+        services::volume, services::satisfaction,
     ),
     tags(
         (name = "session", description = "Login and logout"),
@@ -72,6 +75,11 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/api/v1/reopenings",
             get(reporting::reopenings).post(reporting::reopen),
+        )
+        .route("/api/v1/analytics/volume", get(services::volume))
+        .route(
+            "/api/v1/analytics/satisfaction",
+            get(services::satisfaction),
         )
         .route("/api/v1/platforms", get(registry::platforms))
         .route("/api/v1/platforms/{credit_code}", get(registry::platform))
