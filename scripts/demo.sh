@@ -9,6 +9,7 @@
 #   SME_DEMO_DIR   working folder, wiped at start (default ./demo-data)
 #   SME_DEMO_GRPC  gRPC listen address (default 127.0.0.1:7443; port 0 picks a free port)
 #   SME_DEMO_HTTP  metrics listen address (default 127.0.0.1:8080; port 0 picks a free port)
+#   SME_DEMO_WEB   web service (HTTPS, JSON API) listen address (default 127.0.0.1:8443; port 0 too)
 #   SME_DEMO_BIN   folder with prebuilt sme-hub and sme-agent: no release build (scripts/test.sh
 #                  passes its debug binaries)
 #   SME_DEMO_EXIT=1  stop after the reports are in (exit status 0 only if every report was accepted)
@@ -183,6 +184,34 @@ echo
 echo "== services of $last_month by province and function (服务次数, current revisions)"
 curl -sS --fail-with-body "$ch_url/" --data-binary "$services_sql" \
   || { echo "the services query failed (ClickHouse at $ch_url)" >&2; exit 1; }
+
+# Sign-ins for the web service: a national planner and a coordinator of Guangdong (440000),
+# each checked by logging in over HTTPS (trusting only the hub's CA) and reading one figure.
+web_url=$(sed -n 's/^Web: //p' "$demo_dir/hub.log" | head -1)
+web_url="${web_url%/}"
+ca_cert="$demo_dir/hub/ca/ca.cert.pem"
+planner_pw="demo-$(head -c 9 /dev/urandom | base64 | tr '+/' 'xy')"
+coordinator_pw="demo-$(head -c 9 /dev/urandom | base64 | tr '+/' 'xy')"
+echo "$planner_pw" | "$bin/sme-hub" --config "$hub_toml" user add planner --role planner --password-stdin >/dev/null
+echo "$coordinator_pw" | "$bin/sme-hub" --config "$hub_toml" user add gd-coordinator --role coordinator --region 440000 --password-stdin >/dev/null
+check_login() {
+  local name="$1" password="$2" jar
+  jar="$(mktemp)"
+  curl -sS --fail-with-body --cacert "$ca_cert" -c "$jar" -o "$jar.body" -H 'Content-Type: application/json' \
+    -H "Origin: $web_url" -d "{\"name\":\"$name\",\"password\":\"$password\"}" "$web_url/api/v1/session" \
+    || { echo "logging in as $name at $web_url failed: $(cat "$jar.body")" >&2; rm -f "$jar" "$jar.body"; exit 1; }
+  curl -sS --fail-with-body --cacert "$ca_cert" -b "$jar" -o "$jar.body" "$web_url/api/v1/analytics/volume?from=$last_month" \
+    || { echo "the volume figure for $name at $web_url failed: $(cat "$jar.body")" >&2; rm -f "$jar" "$jar.body"; exit 1; }
+  rm -f "$jar.body"
+  rm -f "$jar"
+}
+check_login planner "$planner_pw"
+check_login gd-coordinator "$coordinator_pw"
+echo
+echo "== web service: $web_url/ (API /api/v1/, OpenAPI /api/v1/openapi.json; dashboards: not built yet)"
+echo "  planner (national):       planner / $planner_pw"
+echo "  coordinator (440000 广东): gd-coordinator / $coordinator_pw"
+echo "  the hub's CA certificate (trust it in the browser or with curl --cacert): $ca_cert"
 
 cat <<TXT
 

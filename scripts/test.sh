@@ -23,7 +23,7 @@ cargo build --workspace --bins --locked
 echo "== demo (scripts/demo.sh end to end with the debug binaries, free ports, a temp dir)"
 demo_tmp="$(mktemp -d)"
 SME_DEMO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug" SME_DEMO_EXIT=1 SME_DEMO_DIR="$demo_tmp/demo" \
-  SME_DEMO_GRPC=127.0.0.1:0 SME_DEMO_HTTP=127.0.0.1:0 scripts/demo.sh \
+  SME_DEMO_GRPC=127.0.0.1:0 SME_DEMO_HTTP=127.0.0.1:0 SME_DEMO_WEB=127.0.0.1:0 scripts/demo.sh \
   || { echo "scripts/demo.sh failed; its files (hub.log, agents/) are in $demo_tmp/demo" >&2; exit 1; }
 rm -rf "$demo_tmp"
 

@@ -244,7 +244,11 @@ impl crate::access::AccessError {
 }
 
 /// Refuses a state-changing request from another origin.
-fn check_origin(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_origin(
+    state: &ApiState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> Result<(), ApiError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
             return Err(ApiError::csrf(
@@ -257,9 +261,12 @@ fn check_origin(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
+    // HTTP/1.1 names the host in `Host`; HTTP/2 (what browsers and curl negotiate over TLS) in
+    // the `:authority` pseudo-header, which arrives as the request URI's authority.
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let own = |scheme: &str| format!("{scheme}://{host}");
     let same = if state.secure {
@@ -296,7 +303,7 @@ pub async fn guard(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let response = match (is_safe(&method), check_origin(&state, request.headers())) {
+    let response = match (is_safe(&method), check_origin(&state, request.headers(), request.uri())) {
         (false, Err(refused)) => refused.into_response(),
         _ => next.run(request).await,
     };
