@@ -303,7 +303,10 @@ pub async fn guard(
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let response = match (is_safe(&method), check_origin(&state, request.headers(), request.uri())) {
+    let response = match (
+        is_safe(&method),
+        check_origin(&state, request.headers(), request.uri()),
+    ) {
         (false, Err(refused)) => refused.into_response(),
         _ => next.run(request).await,
     };
