@@ -128,10 +128,16 @@ impl Store {
         let mut conn = Connection::open(&path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
         // journal_mode answers with the mode actually in force; anything but WAL is a failure
-        // (e.g. a filesystem without shared memory support).
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(open_err)?;
+        // (e.g. a filesystem without shared memory support). WAL is stored in the file, so it
+        // is only set when missing: setting it while another process opens or closes the file
+        // (the service and `status` at the same time) can answer SQLITE_BUSY at once, without
+        // the busy handler.
+        let mode = journal_mode(&conn, "PRAGMA journal_mode").map_err(open_err)?;
+        let mode = if mode.eq_ignore_ascii_case("wal") {
+            mode
+        } else {
+            journal_mode(&conn, "PRAGMA journal_mode = WAL").map_err(open_err)?
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Invalid(format!(
                 "{} cannot use WAL journal mode (got {mode}); put the store on a local disk",
@@ -211,6 +217,23 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Runs a `journal_mode` pragma, retrying for up to [`BUSY_TIMEOUT`] while another connection
+/// holds the lock it needs.
+fn journal_mode(conn: &Connection, pragma: &str) -> Result<String, rusqlite::Error> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row(pragma, [], |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Bumps the change counter of each period code, creating its row when missing.
