@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use sme_hub::analytics::completeness;
 use sme_hub::analytics::{Role, Scope, ScopeError, ViewError};
@@ -11,7 +10,7 @@ use sme_hub::registry::{self, import::ImportError, Activity, ImportOptions, Kind
 use sme_hub::reporting::periods::{
     self, Coordinator, ReopenError, ReopenRequest, ReopenTarget, ReopeningFilter,
 };
-use sme_hub::store::{AcceptedReport, ClickHouseConfig, EmbeddedClickHouse, Store};
+use sme_hub::store::{AcceptedReport, ClickHouseConfig, Store};
 use sme_proto::credit_code::make_valid;
 use sme_proto::period::{Calendar, Period};
 use sme_proto::{fixtures, v1};
@@ -19,60 +18,12 @@ use time::macros::{date, datetime};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod support;
+
 // === support ===
 
-/// URL of the ClickHouse server shared by this test binary (see `store.rs` for the pattern).
-fn shared_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hub-registry-tests");
-        remove_stale_dirs(&root);
-        let dir = root.join(std::process::id().to_string());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                match EmbeddedClickHouse::start(&dir).await {
-                    Ok(server) => {
-                        tx.send(Ok(server.http_url())).expect("test waits");
-                        std::future::pending::<()>().await;
-                    }
-                    Err(e) => tx.send(Err(e.to_string())).expect("test waits"),
-                }
-            });
-        });
-        rx.recv()
-            .expect("server thread")
-            .unwrap_or_else(|e| panic!("shared ClickHouse did not start: {e}"))
-    })
-}
-
-fn remove_stale_dirs(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let alive = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|pid| PathBuf::from(format!("/proc/{pid}")).exists());
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 fn fresh_config(test: &str) -> ClickHouseConfig {
-    ClickHouseConfig {
-        url: shared_url().to_owned(),
-        database: format!("r_{test}_{}", Uuid::new_v4().simple()),
-        user: "default".into(),
-        password: String::new(),
-    }
+    support::fresh_config("hub-registry-tests", test)
 }
 
 async fn fresh_store(test: &str) -> Store {

@@ -4,8 +4,6 @@
 //! Tests about stored data share one server per test binary and each use their own database;
 //! tests about the server's life (restart, crash, stop) start their own.
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use clickhouse::Row;
@@ -18,58 +16,9 @@ use sme_proto::{fixtures, v1};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod support;
+
 // === support ===
-
-/// URL of the server shared by this test binary.
-///
-/// It runs on a runtime of its own thread so it outlives every `#[tokio::test]` runtime, and in
-/// a directory under `target/tmp` named after this process; directories of earlier runs are
-/// removed here. When the process exits the launcher stops the server (see `embedded.rs`).
-fn shared_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hub-store-tests");
-        remove_stale_dirs(&root);
-        let dir = root.join(std::process::id().to_string());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                match EmbeddedClickHouse::start(&dir).await {
-                    Ok(server) => {
-                        tx.send(Ok(server.http_url())).expect("test waits");
-                        // Serve until the test process exits.
-                        std::future::pending::<()>().await;
-                    }
-                    Err(e) => tx.send(Err(e.to_string())).expect("test waits"),
-                }
-            });
-        });
-        rx.recv()
-            .expect("server thread")
-            .unwrap_or_else(|e| panic!("shared ClickHouse did not start: {e}"))
-    })
-}
-
-/// Removes directories of test processes that are gone.
-fn remove_stale_dirs(root: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let alive = name
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|pid| PathBuf::from(format!("/proc/{pid}")).exists());
-        if !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
 
 /// A store on the shared server, in a fresh database.
 async fn fresh_store(test: &str) -> Store {
@@ -77,12 +26,7 @@ async fn fresh_store(test: &str) -> Store {
 }
 
 fn fresh_config(test: &str) -> ClickHouseConfig {
-    ClickHouseConfig {
-        url: shared_url().to_owned(),
-        database: format!("t_{test}_{}", Uuid::new_v4().simple()),
-        user: "default".into(),
-        password: String::new(),
-    }
+    support::fresh_config("hub-store-tests", test)
 }
 
 fn at(unix: i64, nanos: i64) -> OffsetDateTime {

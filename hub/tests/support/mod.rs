@@ -1,6 +1,9 @@
 //! Shared helpers of the hub's integration tests: one private ClickHouse (Debian's 18.16 in CI)
 //! per test binary, started by [`EmbeddedClickHouse`] in `target/tmp`, and a fresh database per
 //! test. No mocks.
+//!
+//! Each test binary includes this module and uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
