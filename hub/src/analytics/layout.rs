@@ -28,7 +28,6 @@ use sme_proto::period::Period;
 use super::filter::Filter;
 use super::scope::Scope;
 use super::sql::{self, Sql};
-use super::volume::current_records;
 use super::{Coverage, ViewError};
 use crate::registry::{db as registry_db, region};
 use crate::store::Store;
@@ -135,11 +134,6 @@ struct ReportsRow {
     reported: u64,
     platforms: u64,
     with_records: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct FunctionsRow {
-    key: String,
     functions: Vec<u8>,
 }
 
@@ -168,13 +162,14 @@ pub async fn layout(
     let last_day = last.last_day().to_string();
 
     // Active platforms on the last day.
-    let mut q = Sql::new(&format!(
+    let mut active_q = Sql::new(&format!(
         "SELECT {} AS key, count() AS n FROM ({}) AS reg
          WHERE cur_registered <= toDate(",
         child("cur_region"),
         registry_db::current_platforms_sql()
     ));
-    q.str(last_day.clone())
+    active_q
+        .str(last_day.clone())
         .push(") AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(")
         .str(last_day)
         .push(")) AND ")
@@ -182,110 +177,85 @@ pub async fn layout(
         .push(" AND ")
         .region(filter.region(), "cur_region");
     if let Some(level) = filter.level() {
-        q.push(" AND cur_level = ").str(level.as_str());
+        active_q.push(" AND cur_level = ").str(level.as_str());
     }
-    q.push(" GROUP BY key");
-    let active = counts(q.fetch(store, "layout platforms").await?);
+    active_q.push(" GROUP BY key");
 
     // SME counts: latest import per (region, year), then the latest year ≤ the window's.
-    let mut q = Sql::new(
+    let mut sme_q = Sql::new(
         "SELECT region_code, toUInt16(max(y)) AS year, argMax(cnt, y) AS n FROM (
              SELECT region_code, year AS y, argMax(sme_count, version) AS cnt FROM sme_counts
              WHERE year <= ",
     );
-    q.u64(last.year() as u64)
+    sme_q
+        .u64(last.year() as u64)
         .push(" AND ")
         .scope(scope, "region_code")
         .push(" AND ")
         .region(filter.region(), "region_code")
         .push(" GROUP BY region_code, y) AS s GROUP BY region_code");
-    let smes: HashMap<String, (u16, u64)> = q
-        .fetch::<SmeRow>(store, "layout SME counts")
-        .await?
-        .into_iter()
-        .map(|r| (r.region_code, (r.year, r.n)))
-        .collect();
 
-    // Reports, platforms and record detail per region (and 'total').
-    let reports = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, toUInt64(count()) AS reported,
-                    toUInt64(uniqExact(platform_id)) AS platforms,
-                    toUInt64(uniqExactIf(platform_id, cur_records > 0)) AS with_records
-             FROM ("
-        ));
-        q.append(sql::current_reports(
-            scope,
-            &months,
-            &[("service_record_count", "cur_records")],
-        ))
-        .push(") AS cur GROUP BY key");
-        q
-    };
-    let by_region: HashMap<String, ReportsRow> = reports(&child("cur_region"))
-        .fetch::<ReportsRow>(store, "layout reports")
-        .await?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
-    let total_reports: Option<ReportsRow> = reports("'total'")
-        .fetch::<ReportsRow>(store, "layout reports total")
-        .await?
-        .into_iter()
-        .next();
-
-    // Firms reached, distinct per region and across the whole region.
-    let reached = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, toUInt64(uniqExact(ent)) AS n FROM ("
-        ));
-        q.append(current_records(scope, &months))
-            .push(") AS r GROUP BY key");
-        q
-    };
-    let reached_by = counts(reached(&child("reg")).fetch(store, "layout reach").await?);
-    let reached_total = counts(
-        reached("'total'")
-            .fetch(store, "layout reach total")
-            .await?,
+    // Per region and for the whole region ('total'), in one pass over the current reports'
+    // facts: reports, platforms, platforms with record detail, functions with a service.
+    let mut reports_q = Sql::new(
+        "SELECT key, toUInt64(count()) AS reported,
+                toUInt64(uniqExact(platform_id)) AS platforms,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0)) AS with_records,
+                groupUniqArrayArray(
+                    arrayFilter((f, s) -> s > 0, [1, 2, 3, 4, 5, 6, 7], vol_services))
+                    AS functions
+         FROM (",
     );
-
-    // Functions with a service per region.
-    let functions = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, groupUniqArray(fn) AS functions FROM (
-                 SELECT report_id, function AS fn, any(region_code) AS reg, any(services) AS s
-                 FROM service_volume WHERE "
+    reports_q
+        .append(sql::current_facts(scope, &months))
+        .push(&format!(
+            ") AS cur ARRAY JOIN [{}, 'total'] AS key GROUP BY key",
+            child("region_code")
         ));
-        q.append(sql::period_range(&months))
-            .push(" AND ")
-            .scope(scope, "region_code")
-            .push(" AND report_id IN (SELECT cur_report_id FROM (")
-            .append(sql::current_reports(scope, &months, &[]))
-            .push(") AS cur) GROUP BY report_id, function) AS v WHERE s > 0 GROUP BY key");
-        q
-    };
-    let provided: HashMap<String, Vec<u8>> = functions(&child("reg"))
-        .fetch::<FunctionsRow>(store, "layout functions")
-        .await?
-        .into_iter()
-        .map(|r| (r.key, r.functions))
-        .collect();
-    let provided_total: Vec<u8> = functions("'total'")
-        .fetch::<FunctionsRow>(store, "layout functions total")
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(Vec::new, |r| r.functions);
+
+    // Firms reached, distinct per region and across the whole region. Distinct counts do not
+    // change when a record was written twice, so the records need no deduplication.
+    let mut reach_q = Sql::new(
+        "SELECT key, toUInt64(uniqExact(enterprise)) AS n FROM service_records
+         ARRAY JOIN [",
+    );
+    reach_q
+        .push(&child("region_code"))
+        .push(", 'total'] AS key WHERE ")
+        .append(sql::period_range(&months))
+        .push(" AND ")
+        .scope(scope, "region_code")
+        .push(" AND report_id IN (SELECT report_id FROM (")
+        .append(sql::current_facts(scope, &months))
+        .push(") AS cur) GROUP BY key");
 
     // Expected monthly reports.
-    let mut q = Sql::new(&format!(
+    let mut expected_q = Sql::new(&format!(
         "SELECT {} AS key, count() AS n FROM (",
         child("cur_region")
     ));
-    q.append(sql::expected_platforms(scope, &months))
+    expected_q
+        .append(sql::expected_platforms(scope, &months))
         .push(") AS e GROUP BY key");
-    let expected = counts(q.fetch(store, "layout expected").await?);
+
+    let (active, smes, reports, reached, expected) = tokio::try_join!(
+        active_q.fetch::<Count>(store, "layout platforms"),
+        sme_q.fetch::<SmeRow>(store, "layout SME counts"),
+        reports_q.fetch::<ReportsRow>(store, "layout reports"),
+        reach_q.fetch::<Count>(store, "layout reach"),
+        expected_q.fetch::<Count>(store, "layout expected"),
+    )?;
+    let active = counts(active);
+    let smes: HashMap<String, (u16, u64)> = smes
+        .into_iter()
+        .map(|r| (r.region_code, (r.year, r.n)))
+        .collect();
+    let mut by_region: HashMap<String, ReportsRow> =
+        reports.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let total_reports = by_region.remove("total");
+    let mut reached_by = counts(reached);
+    let reached_total = reached_by.remove("total").unwrap_or(0);
+    let expected = counts(expected);
 
     let names = crate::registry::division_names(store).await?;
     let mut keys: Vec<String> = active
@@ -311,7 +281,6 @@ pub async fn layout(
                 smes.get(k).copied(),
                 reached_by.get(k).copied().unwrap_or(0),
                 by_region.get(k),
-                provided.get(k).map_or(&[][..], Vec::as_slice),
                 expected.get(k).copied().unwrap_or(0),
             )
         })
@@ -338,9 +307,8 @@ pub async fn layout(
         },
         active.values().sum(),
         total_smes,
-        reached_total.get("total").copied().unwrap_or(0),
+        reached_total,
         total_reports.as_ref(),
-        &provided_total,
         expected.values().sum(),
     );
     let (where_to_build_next, not_ranked) = rank(&rows, &total);
@@ -373,7 +341,6 @@ fn build_row(
     smes: Option<(u16, u64)>,
     reached: u64,
     reports: Option<&ReportsRow>,
-    provided: &[u8],
     expected: u64,
 ) -> LayoutRow {
     let sme = smes.map(|s| s.1).filter(|n| *n > 0);
@@ -391,7 +358,9 @@ fn build_row(
             .map(|n| reached as f64 / n as f64),
         platforms_reported: reports.map_or(0, |r| r.platforms),
         platforms_with_records: with_records,
-        functions_without_provider: (1..=7u8).filter(|f| !provided.contains(f)).collect(),
+        functions_without_provider: (1..=7u8)
+            .filter(|f| !reports.is_some_and(|r| r.functions.contains(f)))
+            .collect(),
         coverage: Coverage {
             reported: reports.map_or(0, |r| r.reported),
             expected,

@@ -176,6 +176,26 @@ pub(crate) fn current_reports(scope: &Scope, filter: &Filter, extra: &[(&str, &s
     sql
 }
 
+/// The facts (`report_facts`, see [`crate::store::facts`]) of the current accepted report of
+/// every (platform, period) in the filter's periods, level, region and `scope`: one row per
+/// (platform, period) with the table's columns, so `count()` is reported platform-periods.
+///
+/// `FINAL` picks the current revision before anything else filters: the inner query filters
+/// only on the sorting key (kind, start, platform), which every revision of a (platform,
+/// period) shares, and the scope and region apply outside it to the current row's region —
+/// an older revision stored under another region never stands in.
+pub(crate) fn current_facts(scope: &Scope, filter: &Filter) -> Sql {
+    let mut sql = Sql::new("SELECT * FROM (SELECT * FROM report_facts FINAL WHERE ");
+    sql.append(period_range(filter))
+        .push(" AND ")
+        .append(level_predicate(filter, "platform_id"))
+        .push(") AS facts WHERE ")
+        .scope(scope, "region_code")
+        .push(" AND ")
+        .region(filter.region(), "region_code");
+    sql
+}
+
 /// Registry platforms active at any time in each period of the filter, inside `scope`, its
 /// region and level: one row per (platform, period) with `credit_code`, `period`, `cur_region`
 /// and the registry's `cur_*` columns.
@@ -246,5 +266,8 @@ mod tests {
         assert!(!sql.text().contains("'44'"), "values are bound, not pasted");
         let sql = expected_platforms(&gd, &f);
         assert!(sql.text().contains("startsWith(cur_region, ?)"));
+        let sql = current_facts(&gd, &f);
+        let outer = sql.text().rsplit_once(") AS facts").unwrap().1;
+        assert!(outer.contains("startsWith(region_code, ?)"), "{}", sql.text());
     }
 }
