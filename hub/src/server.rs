@@ -305,6 +305,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         allowed_origins: cfg.web.allowed_origins.clone(),
         max_upload_bytes: cfg.web.max_upload_bytes,
         reopen_days: cfg.periods.reopen_days,
+        demo: cfg.demo.clone(),
         audit,
         instance: format!("{}:{}", hostname(), std::process::id()),
     }));

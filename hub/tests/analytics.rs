@@ -386,9 +386,14 @@ async fn function_industry_and_size_filters_count_only_matching_sections_and_rec
 
     // Function 1 from the volume sections: A M01 rev 1 20 + A M02 3 + B M01 7 = 30 in 3
     // reports (C M02 has only fn3); 3 of the 5 expected reports.
-    let v = volume::volume(&d.store, &national, &params(Some(1), None, None), VolumeBy::Function)
-        .await
-        .unwrap();
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(1), None, None),
+        VolumeBy::Function,
+    )
+    .await
+    .unwrap();
     assert_eq!(v.source, Source::Volumes);
     let rows: Vec<_> = v
         .rows
@@ -407,9 +412,14 @@ async fn function_industry_and_size_filters_count_only_matching_sections_and_rec
         )
     );
     // Function 2 by region: only A M02 (1 service), Beijing; Guangdong has none of it.
-    let v = volume::volume(&d.store, &national, &params(Some(2), None, None), VolumeBy::Region)
-        .await
-        .unwrap();
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(2), None, None),
+        VolumeBy::Region,
+    )
+    .await
+    .unwrap();
     let rows: Vec<_> = v
         .rows
         .iter()
@@ -444,7 +454,11 @@ async fn function_industry_and_size_filters_count_only_matching_sections_and_rec
         .collect();
     assert_eq!(rows, [("micro", 1, 1, 0, 1), ("small", 2, 1, 100, 1)]);
     assert_eq!(
-        (v.total.services, v.total.free_services, v.total.coverage.reported),
+        (
+            v.total.services,
+            v.total.free_services,
+            v.total.coverage.reported
+        ),
         (3, 2, 1)
     );
     // Size medium by period: only E3 (fn2, F, 50 fen) in M02.

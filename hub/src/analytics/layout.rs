@@ -138,7 +138,7 @@ struct ReportsRow {
 }
 
 /// The 12 months ending with the last month of `p`.
-fn window(p: Period) -> (Period, Period) {
+pub(crate) fn window(p: Period) -> (Period, Period) {
     let last = *p.months().last().expect("every period has months");
     let mut first = last;
     for _ in 0..11 {

@@ -268,6 +268,10 @@ mod tests {
         assert!(sql.text().contains("startsWith(cur_region, ?)"));
         let sql = current_facts(&gd, &f);
         let outer = sql.text().rsplit_once(") AS facts").unwrap().1;
-        assert!(outer.contains("startsWith(region_code, ?)"), "{}", sql.text());
+        assert!(
+            outer.contains("startsWith(region_code, ?)"),
+            "{}",
+            sql.text()
+        );
     }
 }

@@ -272,8 +272,9 @@ async fn figures(
                 r = m("vol_revenue_fen"),
                 p = m("vol_person_times"),
             ));
-            q.append(sql::current_facts(scope, filter))
-                .push(&format!(") AS cur WHERE {present} GROUP BY key ORDER BY key"));
+            q.append(sql::current_facts(scope, filter)).push(&format!(
+                ") AS cur WHERE {present} GROUP BY key ORDER BY key"
+            ));
             q.fetch(store, "volume").await
         }
         (Source::Records, Some(key)) => {
@@ -336,7 +337,11 @@ async fn function_slots(
     let mut rows = Vec::new();
     for (i, &present) in slots.present.iter().enumerate() {
         let function = i + 1;
-        if present == 0 || filter.function().is_some_and(|f| usize::from(f) != function) {
+        if present == 0
+            || filter
+                .function()
+                .is_some_and(|f| usize::from(f) != function)
+        {
             continue;
         }
         let at = |v: &[u64]| v.get(i).copied().unwrap_or(0);
@@ -424,8 +429,7 @@ async fn coverage(
     q.push(")) AS matched FROM (")
         .append(sql::current_facts(scope, filter))
         .push(") AS cur");
-    Ok(q
-        .fetch::<CoverageRow>(store, "volume coverage")
+    Ok(q.fetch::<CoverageRow>(store, "volume coverage")
         .await?
         .into_iter()
         .next()

@@ -122,7 +122,10 @@ pub(crate) fn facts_row<'a>(
     };
     for v in volumes {
         // The rules admit functions 1–7 once each; the first section of a function counts.
-        let Some(i) = usize::from(v.function).checked_sub(1).filter(|i| *i < FUNCTIONS) else {
+        let Some(i) = usize::from(v.function)
+            .checked_sub(1)
+            .filter(|i| *i < FUNCTIONS)
+        else {
             continue;
         };
         if f.vol_present[i] == 1 {
