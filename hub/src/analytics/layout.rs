@@ -15,6 +15,11 @@
 //! - **Platforms per 10 000 SMEs** = active × 10 000 ÷ SMEs.
 //! - **Reach** = distinct pseudonyms in the service records of the window's current reports ÷
 //!   SMEs, with how many platforms sent record detail of how many reported.
+//! - **Cross-region flows**: of the firms located in a region (the records' `enterprise_region`)
+//!   and served by platforms of the requested region, the share served by a platform of
+//!   another region one level below. Only the requested region's platforms count, for
+//!   planners and coordinators alike (a coordinator's scope holds no other records), so the
+//!   national view is the full picture and a province's shows flows between its prefectures.
 //! - **Functions without provider**: of 1–7, those with no service (`services > 0`) in the
 //!   window's current volume sections in the region.
 //! - **Priority** ([`FORMULA`]): only regions with an SME count are ranked.
@@ -71,6 +76,14 @@ pub struct LayoutRow {
     pub platforms_with_records: u64,
     /// Functions 1–7 with no service in the window.
     pub functions_without_provider: Vec<u8>,
+    /// Distinct firms located in this region (by the records' `enterprise_region`) served in
+    /// the window by platforms of the requested region.
+    pub firms_located: u64,
+    /// Of them, firms served (also) by a platform of another region of this level.
+    pub firms_served_from_elsewhere: u64,
+    /// firms_served_from_elsewhere ÷ firms_located: the cross-region flow into this region;
+    /// `None` without such firms (and for the total).
+    pub inflow_share: Option<f64>,
     /// Monthly reports in the window (platform × month) and expected.
     pub coverage: Coverage,
 }
@@ -126,6 +139,13 @@ struct SmeRow {
     region_code: String,
     year: u16,
     n: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct FlowRow {
+    key: String,
+    located: u64,
+    elsewhere: u64,
 }
 
 #[derive(Row, Deserialize)]
@@ -229,6 +249,26 @@ pub async fn layout(
         .append(sql::current_facts(scope, &months))
         .push(") AS cur) GROUP BY key");
 
+    // Firms located in each region, and of them those served by another region's platform.
+    let mut flows_q = Sql::new(&format!(
+        "SELECT key, toUInt64(uniqExact(enterprise)) AS located,
+                toUInt64(uniqExactIf(enterprise, platform_key != key)) AS elsewhere
+         FROM (SELECT enterprise, {} AS key, {} AS platform_key FROM service_records WHERE ",
+        child("enterprise_region"),
+        child("region_code")
+    ));
+    flows_q
+        .append(sql::period_range(&months))
+        .push(" AND ")
+        .scope(scope, "region_code")
+        .push(" AND ")
+        .region(filter.region(), "region_code")
+        .push(" AND length(enterprise_region) = 6 AND ")
+        .region(filter.region(), "enterprise_region")
+        .push(" AND report_id IN (SELECT report_id FROM (")
+        .append(sql::current_facts(scope, &months))
+        .push(") AS cur)) AS r GROUP BY key");
+
     // Expected monthly reports.
     let mut expected_q = Sql::new(&format!(
         "SELECT {} AS key, count() AS n FROM (",
@@ -238,13 +278,18 @@ pub async fn layout(
         .append(sql::expected_platforms(scope, &months))
         .push(") AS e GROUP BY key");
 
-    let (active, smes, reports, reached, expected) = tokio::try_join!(
+    let (active, smes, reports, reached, flows, expected) = tokio::try_join!(
         active_q.fetch::<Count>(store, "layout platforms"),
         sme_q.fetch::<SmeRow>(store, "layout SME counts"),
         reports_q.fetch::<ReportsRow>(store, "layout reports"),
         reach_q.fetch::<Count>(store, "layout reach"),
+        flows_q.fetch::<FlowRow>(store, "layout flows"),
         expected_q.fetch::<Count>(store, "layout expected"),
     )?;
+    let flows: HashMap<String, (u64, u64)> = flows
+        .into_iter()
+        .map(|f| (f.key, (f.located, f.elsewhere)))
+        .collect();
     let active = counts(active);
     let smes: HashMap<String, (u16, u64)> = smes
         .into_iter()
@@ -262,6 +307,7 @@ pub async fn layout(
         .keys()
         .chain(expected.keys())
         .chain(by_region.keys())
+        .chain(flows.keys().filter(|k| child_of(filter.region(), k) == **k))
         .cloned()
         .chain(
             smes.keys()
@@ -271,7 +317,7 @@ pub async fn layout(
         .collect();
     keys.sort();
     keys.dedup();
-    let rows: Vec<LayoutRow> = keys
+    let mut rows: Vec<LayoutRow> = keys
         .iter()
         .map(|k| {
             build_row(
@@ -285,6 +331,13 @@ pub async fn layout(
             )
         })
         .collect();
+    for r in &mut rows {
+        if let Some(&(located, elsewhere)) = flows.get(&r.region_code) {
+            r.firms_located = located;
+            r.firms_served_from_elsewhere = elsewhere;
+            r.inflow_share = sql::share(elsewhere, located);
+        }
+    }
     // The requested region's own count, or the sum of the rows below (with the latest year).
     let total_smes = smes.get(filter.region()).copied().or_else(|| {
         let known: Vec<(u16, u64)> = rows
@@ -358,6 +411,9 @@ fn build_row(
             .map(|n| reached as f64 / n as f64),
         platforms_reported: reports.map_or(0, |r| r.platforms),
         platforms_with_records: with_records,
+        firms_located: 0,
+        firms_served_from_elsewhere: 0,
+        inflow_share: None,
         functions_without_provider: (1..=7u8)
             .filter(|f| !reports.is_some_and(|r| r.functions.contains(f)))
             .collect(),
