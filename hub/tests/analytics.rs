@@ -559,3 +559,49 @@ async fn migration_8_backfills_the_facts_of_reports_stored_before_it() {
     );
     assert_eq!(before, after);
 }
+
+#[tokio::test]
+async fn a_later_registry_import_does_not_rewrite_who_was_expected() {
+    let d = data_set("registry_in_force").await;
+    let national = Scope::operator();
+    let f = months(&national);
+    // In June, long after M01 and M02 were due (10 Feb, 10 Mar): A is closed back-dated to
+    // 2026-01-01 and C moved to Beijing; D appears, registered 2020 but imported only now.
+    let mut a = Platform::new(&d.a, "海淀平台", date!(2020 - 01 - 01));
+    a.closed = Some(date!(2026 - 01 - 01));
+    let mut c = Platform::new(&d.c, "南山平台", date!(2020 - 01 - 01));
+    c.region_code = "110108".to_owned();
+    let dd = code("440305", 4);
+    let late = Platform::new(&dd, "新平台", date!(2020 - 01 - 01));
+    registry::upsert_platforms(
+        &d.store,
+        &[a, c, late],
+        "test",
+        datetime!(2026-06-01 0:00 UTC),
+    )
+    .await
+    .unwrap();
+    let v = volume::volume(&d.store, &national, &f, VolumeBy::Region)
+        .await
+        .unwrap();
+    let expected: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.coverage.expected))
+        .collect();
+    // As at the due times: Beijing A B (M01) + A (M02) = 3, Guangdong C × 2 = 2 as before;
+    // D, in no registry then, counts from its first version: 2 more in Guangdong.
+    assert_eq!(expected, [("110000", 3), ("440000", 4)]);
+    assert_eq!(v.total.coverage.expected, 7);
+    // Completeness of M02 likewise: A, C and D expected; A and C received.
+    let c = sme_hub::analytics::completeness::completeness(
+        &d.store,
+        &Calendar::default(),
+        &national,
+        &period("2026-M02"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((c.total.expected, c.total.received), (3, 2));
+}

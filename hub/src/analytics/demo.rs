@@ -501,18 +501,14 @@ pub async fn candidates(
     })
 }
 
-/// `filter`'s scope, region and level over the periods `first`..=`last`.
+/// `filter`'s region, level and calendar over the periods `first`..=`last`.
 fn narrowed(
-    scope: &Scope,
+    _scope: &Scope,
     filter: &Filter,
     first: Period,
     last: Period,
 ) -> Result<Filter, ViewError> {
-    let mut f = Filter::new(scope, first, last)?.with_region(scope, filter.region())?;
-    if let Some(level) = filter.level() {
-        f = f.with_level(level);
-    }
-    Ok(f)
+    Ok(filter.over(first, last)?)
 }
 
 fn back(mut p: Period, n: usize) -> Period {

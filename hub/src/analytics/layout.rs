@@ -174,10 +174,7 @@ pub async fn layout(
     filter: &Filter,
 ) -> Result<LayoutView, ViewError> {
     let (first, last) = window(filter.to());
-    let mut months = Filter::new(scope, first, last)?.with_region(scope, filter.region())?;
-    if let Some(level) = filter.level() {
-        months = months.with_level(level);
-    }
+    let months = filter.over(first, last)?;
     let child = |col: &str| sql::child_region_expr(filter.region(), col);
     let last_day = last.last_day().to_string();
 

@@ -199,24 +199,57 @@ pub(crate) fn current_facts(scope: &Scope, filter: &Filter) -> Sql {
 /// Registry platforms active at any time in each period of the filter, inside `scope`, its
 /// region and level: one row per (platform, period) with `credit_code`, `period`, `cur_region`
 /// and the registry's `cur_*` columns.
+///
+/// The registry is taken **as it stood at each period's due time** (the filter's calendar):
+/// per platform the latest version imported by then, or its first version when it was
+/// imported only later. So a registry import after a period was due (a closure back-dated, a
+/// region changed) does not rewrite who was expected for it.
 pub(crate) fn expected_platforms(scope: &Scope, filter: &Filter) -> Sql {
     let periods = filter.periods();
-    let mut sql = Sql::new(&format!(
+    let mut sql = Sql::new(
         "SELECT credit_code, exp_period AS period, cur_region, cur_name, cur_level,
                 cur_legal_person, cur_registered, cur_closed
-         FROM ({}) AS reg
-         ARRAY JOIN ",
-        registry_db::current_platforms_sql()
-    ));
+         FROM (
+             SELECT credit_code, exp_period, any(exp_first) AS first_day,
+                    any(exp_last) AS last_day,
+                    countIf(version <= exp_cutoff) > 0 AS in_force,
+                    if(in_force, argMaxIf(region_code, version, version <= exp_cutoff),
+                       argMin(region_code, version)) AS cur_region,
+                    if(in_force, argMaxIf(name, version, version <= exp_cutoff),
+                       argMin(name, version)) AS cur_name,
+                    if(in_force, argMaxIf(toString(level), version, version <= exp_cutoff),
+                       argMin(toString(level), version)) AS cur_level,
+                    if(in_force, argMaxIf(independent_legal_person, version, version <= exp_cutoff),
+                       argMin(independent_legal_person, version)) AS cur_legal_person,
+                    if(in_force, argMaxIf(registered_date, version, version <= exp_cutoff),
+                       argMin(registered_date, version)) AS cur_registered,
+                    if(in_force, argMaxIf(closed_date, version, version <= exp_cutoff),
+                       argMin(closed_date, version)) AS cur_closed
+             FROM platforms
+             ARRAY JOIN ",
+    );
     sql.strs(periods.iter().map(|p| p.to_string()).collect())
         .push(" AS exp_period, arrayMap(d -> toDate(d), ")
         .strs(periods.iter().map(|p| p.first_day().to_string()).collect())
         .push(") AS exp_first, arrayMap(d -> toDate(d), ")
         .strs(periods.iter().map(|p| p.last_day().to_string()).collect())
+        .push(&format!(
+            ") AS exp_last, [{}] AS exp_cutoff",
+            periods
+                .iter()
+                .map(|p| {
+                    let ns = filter.due_at(p).unix_timestamp_nanos().max(0);
+                    format!("toUInt64({ns})")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .push(
-            ") AS exp_last
-         WHERE cur_registered <= exp_last
-           AND (cur_closed = toDate('1970-01-01') OR cur_closed > exp_first) AND ",
+            "
+             GROUP BY credit_code, exp_period
+         ) AS reg
+         WHERE cur_registered <= last_day
+           AND (cur_closed = toDate('1970-01-01') OR cur_closed > first_day) AND ",
         )
         .scope(scope, "cur_region")
         .push(" AND ")

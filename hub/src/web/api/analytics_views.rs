@@ -60,8 +60,9 @@ pub async fn staff(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<StaffView>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     staff::staff(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
@@ -84,8 +85,9 @@ pub async fn platform_history(
     Path(credit_code): Path<String>,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<PlatformHistory>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     platform::history(
         &state.store,
         &state.calendar,
@@ -112,8 +114,9 @@ pub async fn layout(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<LayoutView>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     layout::layout(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
@@ -181,8 +184,9 @@ pub async fn demo_candidates(
         level: q.level,
         ..FilterParams::default()
     };
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     demo::candidates(
         &state.store,
         &state.calendar,
