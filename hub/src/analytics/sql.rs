@@ -206,54 +206,87 @@ pub(crate) fn current_facts(scope: &Scope, filter: &Filter) -> Sql {
 /// region changed) does not rewrite who was expected for it.
 pub(crate) fn expected_platforms(scope: &Scope, filter: &Filter) -> Sql {
     let periods = filter.periods();
+    let names: Vec<String> = periods.iter().map(|p| p.to_string()).collect();
+    let firsts: Vec<String> = periods.iter().map(|p| p.first_day().to_string()).collect();
+    let lasts: Vec<String> = periods.iter().map(|p| p.last_day().to_string()).collect();
+    let cutoffs = format!(
+        "[{}]",
+        periods
+            .iter()
+            .map(|p| format!(
+                "toUInt64({})",
+                filter.due_at(p).unix_timestamp_nanos().max(0)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let periods_join = |sql: &mut Sql, with_cutoff: bool| {
+        sql.push(" ARRAY JOIN ")
+            .strs(names.clone())
+            .push(" AS exp_period, arrayMap(d -> toDate(d), ")
+            .strs(firsts.clone())
+            .push(") AS exp_first, arrayMap(d -> toDate(d), ")
+            .strs(lasts.clone())
+            .push(") AS exp_last");
+        if with_cutoff {
+            sql.push(&format!(", {cutoffs} AS exp_cutoff"));
+        }
+    };
+    // Most platforms have one version, the same for every period: a cheap branch for them,
+    // and the per-period choice only for platforms imported more than once.
     let mut sql = Sql::new(
         "SELECT credit_code, exp_period AS period, cur_region, cur_name, cur_level,
                 cur_legal_person, cur_registered, cur_closed
          FROM (
+             SELECT credit_code, exp_period, exp_first AS first_day, exp_last AS last_day,
+                    cur_region, cur_name, cur_level, cur_legal_person, cur_registered, cur_closed
+             FROM (
+                 SELECT credit_code, any(region_code) AS cur_region, any(name) AS cur_name,
+                        any(toString(level)) AS cur_level,
+                        any(independent_legal_person) AS cur_legal_person,
+                        any(registered_date) AS cur_registered, any(closed_date) AS cur_closed
+                 FROM platforms GROUP BY credit_code HAVING uniqExact(version) = 1
+             ) AS single",
+    );
+    periods_join(&mut sql, false);
+    sql.push(
+        "
+             UNION ALL
              SELECT credit_code, exp_period, any(exp_first) AS first_day,
                     any(exp_last) AS last_day,
-                    countIf(version <= exp_cutoff) > 0 AS in_force,
-                    if(in_force, argMaxIf(region_code, version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(region_code, version, version <= exp_cutoff),
                        argMin(region_code, version)) AS cur_region,
-                    if(in_force, argMaxIf(name, version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(name, version, version <= exp_cutoff),
                        argMin(name, version)) AS cur_name,
-                    if(in_force, argMaxIf(toString(level), version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(toString(level), version, version <= exp_cutoff),
                        argMin(toString(level), version)) AS cur_level,
-                    if(in_force, argMaxIf(independent_legal_person, version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(independent_legal_person, version, version <= exp_cutoff),
                        argMin(independent_legal_person, version)) AS cur_legal_person,
-                    if(in_force, argMaxIf(registered_date, version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(registered_date, version, version <= exp_cutoff),
                        argMin(registered_date, version)) AS cur_registered,
-                    if(in_force, argMaxIf(closed_date, version, version <= exp_cutoff),
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(closed_date, version, version <= exp_cutoff),
                        argMin(closed_date, version)) AS cur_closed
-             FROM platforms
-             ARRAY JOIN ",
+             FROM platforms",
     );
-    sql.strs(periods.iter().map(|p| p.to_string()).collect())
-        .push(" AS exp_period, arrayMap(d -> toDate(d), ")
-        .strs(periods.iter().map(|p| p.first_day().to_string()).collect())
-        .push(") AS exp_first, arrayMap(d -> toDate(d), ")
-        .strs(periods.iter().map(|p| p.last_day().to_string()).collect())
-        .push(&format!(
-            ") AS exp_last, [{}] AS exp_cutoff",
-            periods
-                .iter()
-                .map(|p| {
-                    let ns = filter.due_at(p).unix_timestamp_nanos().max(0);
-                    format!("toUInt64({ns})")
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .push(
-            "
+    periods_join(&mut sql, true);
+    sql.push(
+        " WHERE credit_code IN (
+                 SELECT credit_code FROM platforms GROUP BY credit_code
+                 HAVING uniqExact(version) > 1)
              GROUP BY credit_code, exp_period
          ) AS reg
          WHERE cur_registered <= last_day
            AND (cur_closed = toDate('1970-01-01') OR cur_closed > first_day) AND ",
-        )
-        .scope(scope, "cur_region")
-        .push(" AND ")
-        .region(filter.region(), "cur_region");
+    )
+    .scope(scope, "cur_region")
+    .push(" AND ")
+    .region(filter.region(), "cur_region");
     if let Some(level) = filter.level() {
         sql.push(" AND cur_level = ").str(level.as_str());
     }

@@ -128,6 +128,25 @@ struct SlotRow {
     free_services: Vec<u64>,
     revenue_fen: Vec<i64>,
     person_times: Vec<u64>,
+    reports: u64,
+    with_records: u64,
+    records_omitted: u64,
+    platforms_with_records: u64,
+    matched: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct GroupRow {
+    key: String,
+    services: u64,
+    free_services: u64,
+    revenue_fen: i64,
+    person_times: u64,
+    reported: u64,
+    reports: u64,
+    with_records: u64,
+    records_omitted: u64,
+    platforms_with_records: u64,
 }
 
 #[derive(Row, Deserialize)]
@@ -136,7 +155,7 @@ struct CountRow {
     n: u64,
 }
 
-#[derive(Row, Deserialize)]
+#[derive(Row, Deserialize, Default)]
 struct CoverageRow {
     reports: u64,
     with_records: u64,
@@ -169,10 +188,10 @@ pub async fn volume(
     ));
     exp.append(sql::expected_platforms(scope, filter))
         .push(") AS e GROUP BY key");
-    // The three queries are independent: run them side by side.
-    let (sums, coverage, expected) = tokio::try_join!(
+    // The figures (one pass over the facts for the volume sections) and the registry's
+    // expected reports are independent: run them side by side.
+    let ((sums, coverage), expected) = tokio::try_join!(
         figures(store, scope, filter, by, source),
-        coverage(store, scope, filter, source),
         exp.fetch::<CountRow>(store, "volume expected"),
     )?;
     let expected: HashMap<String, u64> = expected.into_iter().map(|r| (r.key, r.n)).collect();
@@ -235,49 +254,110 @@ pub async fn volume(
     })
 }
 
-/// The figures per key, ascending; a key with no report in the filter is absent.
+/// The figures per key, ascending (a key with no report in the filter is absent), and the
+/// record coverage of the filter's reports.
 async fn figures(
     store: &Store,
     scope: &Scope,
     filter: &Filter,
     by: VolumeBy,
     source: Source,
-) -> Result<Vec<SumRow>, StoreError> {
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
     let report_key = match by {
         VolumeBy::Region => Some(sql::child_region_expr(filter.region(), "region_code")),
         VolumeBy::Period => Some("period".to_owned()),
         _ => None,
     };
-    match (source, report_key) {
-        (Source::Volumes, None) => function_slots(store, scope, filter).await,
-        (Source::Volumes, Some(key)) => {
-            let (present, measure) = match filter.function() {
-                Some(f) => (format!("vol_present[{f}] = 1"), format!("[{f}]")),
-                None => ("arraySum(vol_present) > 0".to_owned(), String::new()),
-            };
-            let m = |col: &str| {
-                if measure.is_empty() {
-                    format!("arraySum({col})")
-                } else {
-                    format!("{col}{measure}")
-                }
-            };
-            let mut q = Sql::new(&format!(
-                "SELECT {key} AS key, sum({s}) AS services, sum({f}) AS free_services,
-                        sum({r}) AS revenue_fen, sum({p}) AS person_times,
-                        toUInt64(countIf({present})) AS reported
-                 FROM (",
-                s = m("vol_services"),
-                f = m("vol_free"),
-                r = m("vol_revenue_fen"),
-                p = m("vol_person_times"),
-            ));
-            q.append(sql::current_facts(scope, filter)).push(&format!(
-                ") AS cur WHERE {present} GROUP BY key ORDER BY key"
-            ));
-            q.fetch(store, "volume").await
+    let records = match (source, report_key) {
+        (Source::Volumes, None) => return function_slots(store, scope, filter).await,
+        (Source::Volumes, Some(key)) => return volume_groups(store, scope, filter, &key).await,
+        (Source::Records, key) => record_figures(store, scope, filter, by, key),
+    };
+    tokio::try_join!(records, coverage(store, scope, filter, source))
+}
+
+/// `(present, measure)`: whether a report has the filter's function(s), and the suffix that
+/// picks its slot from a volume array (empty: all slots, summed).
+fn volume_slot(filter: &Filter) -> (String, String) {
+    match filter.function() {
+        Some(f) => (format!("vol_present[{f}] = 1"), format!("[{f}]")),
+        None => ("arraySum(vol_present) > 0".to_owned(), String::new()),
+    }
+}
+
+/// Volume sections by region or period, and the coverage from the same pass (`'total'`).
+async fn volume_groups(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    key: &str,
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let (present, measure) = volume_slot(filter);
+    let m = |col: &str| {
+        if measure.is_empty() {
+            format!("arraySum({col})")
+        } else {
+            format!("{col}{measure}")
         }
-        (Source::Records, Some(key)) => {
+    };
+    let mut q = Sql::new(&format!(
+        "SELECT k AS key, sumIf(s, has) AS services, sumIf(f, has) AS free_services,
+                sumIf(r, has) AS revenue_fen, sumIf(p, has) AS person_times,
+                toUInt64(countIf(has)) AS reported, toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0 AND k = 'total'))
+                    AS platforms_with_records
+         FROM (
+             SELECT {key} AS own_key, {s} AS s, {f} AS f, {r} AS r, {p} AS p,
+                    {present} AS has, service_record_count, service_records_omitted, platform_id
+             FROM (",
+        s = m("vol_services"),
+        f = m("vol_free"),
+        r = m("vol_revenue_fen"),
+        p = m("vol_person_times"),
+    ));
+    q.append(sql::current_facts(scope, filter)).push(
+        ") AS cur
+         ) AS v ARRAY JOIN [own_key, 'total'] AS k GROUP BY k ORDER BY k",
+    );
+    let rows: Vec<GroupRow> = q.fetch(store, "volume").await?;
+    let mut coverage = CoverageRow::default();
+    let mut sums = Vec::new();
+    for g in rows {
+        if g.key == "total" {
+            coverage = CoverageRow {
+                reports: g.reports,
+                with_records: g.with_records,
+                records_omitted: g.records_omitted,
+                platforms_with_records: g.platforms_with_records,
+                matched: g.reported,
+            };
+        } else if g.reported > 0 {
+            sums.push(SumRow {
+                key: g.key,
+                services: g.services,
+                free_services: g.free_services,
+                revenue_fen: g.revenue_fen,
+                person_times: g.person_times,
+                reported: g.reported,
+            });
+        }
+    }
+    Ok((sums, coverage))
+}
+
+/// The figures counted from the service records, keyed by a report column (`key`) or by a
+/// record sum's function, industry or size.
+async fn record_figures(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    by: VolumeBy,
+    report_key: Option<String>,
+) -> Result<Vec<SumRow>, StoreError> {
+    match report_key {
+        Some(key) => {
             let mut q = Sql::new(&format!(
                 "SELECT {key} AS key, sum(arraySum(fs)) AS services,
                         sum(arraySum(ff)) AS free_services, sum(arraySum(fe)) AS revenue_fen,
@@ -288,7 +368,7 @@ async fn figures(
                 .push(") AS r WHERE length(fs) > 0 GROUP BY key ORDER BY key");
             q.fetch(store, "volume from records").await
         }
-        (Source::Records, None) => {
+        None => {
             let key = match by {
                 VolumeBy::Function => "toString(fa)",
                 VolumeBy::Industry => "ia",
@@ -318,13 +398,20 @@ async fn function_slots(
     store: &Store,
     scope: &Scope,
     filter: &Filter,
-) -> Result<Vec<SumRow>, StoreError> {
-    let mut q = Sql::new(
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let (present, _) = volume_slot(filter);
+    let mut q = Sql::new(&format!(
         "SELECT sumForEach(vol_present) AS present, sumForEach(vol_services) AS services,
                 sumForEach(vol_free) AS free_services, sumForEach(vol_revenue_fen) AS revenue_fen,
-                sumForEach(vol_person_times) AS person_times
-         FROM (",
-    );
+                sumForEach(vol_person_times) AS person_times,
+                toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0))
+                    AS platforms_with_records,
+                toUInt64(countIf({present})) AS matched
+         FROM ("
+    ));
     q.append(sql::current_facts(scope, filter)).push(") AS cur");
     let Some(slots) = q
         .fetch::<SlotRow>(store, "volume by function")
@@ -332,7 +419,7 @@ async fn function_slots(
         .into_iter()
         .next()
     else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), CoverageRow::default()));
     };
     let mut rows = Vec::new();
     for (i, &present) in slots.present.iter().enumerate() {
@@ -354,7 +441,14 @@ async fn function_slots(
             reported: present,
         });
     }
-    Ok(rows)
+    let coverage = CoverageRow {
+        reports: slots.reports,
+        with_records: slots.with_records,
+        records_omitted: slots.records_omitted,
+        platforms_with_records: slots.platforms_with_records,
+        matched: slots.matched,
+    };
+    Ok((rows, coverage))
 }
 
 /// The current reports' service records under the filter's function, industry and size: per
@@ -433,11 +527,5 @@ async fn coverage(
         .await?
         .into_iter()
         .next()
-        .unwrap_or(CoverageRow {
-            reports: 0,
-            with_records: 0,
-            records_omitted: 0,
-            platforms_with_records: 0,
-            matched: 0,
-        }))
+        .unwrap_or_default())
 }
