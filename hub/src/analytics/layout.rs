@@ -142,8 +142,9 @@ struct SmeRow {
 }
 
 #[derive(Row, Deserialize)]
-struct FlowRow {
+struct FirmsRow {
     key: String,
+    reached: u64,
     located: u64,
     elsewhere: u64,
 }
@@ -230,41 +231,37 @@ pub async fn layout(
             child("region_code")
         ));
 
-    // Firms reached, distinct per region and across the whole region. Distinct counts do not
-    // change when a record was written twice, so the records need no deduplication.
-    let mut reach_q = Sql::new(
-        "SELECT key, toUInt64(uniqExact(enterprise)) AS n FROM service_records
-         ARRAY JOIN [",
-    );
-    reach_q
-        .push(&child("region_code"))
-        .push(", 'total'] AS key WHERE ")
-        .append(sql::period_range(&months))
-        .push(" AND ")
-        .scope(scope, "region_code")
-        .push(" AND report_id IN (SELECT report_id FROM (")
-        .append(sql::current_facts(scope, &months))
-        .push(") AS cur) GROUP BY key");
-
-    // Firms located in each region, and of them those served by another region's platform.
-    let mut flows_q = Sql::new(&format!(
-        "SELECT key, toUInt64(uniqExact(enterprise)) AS located,
-                toUInt64(uniqExactIf(enterprise, platform_key != key)) AS elsewhere
-         FROM (SELECT enterprise, {} AS key, {} AS platform_key FROM service_records WHERE ",
-        child("enterprise_region"),
-        child("region_code")
+    // One scan of the window's records for the distinct firms: reached per platform region
+    // (and across the whole region, 'total'), and per firm region those located there and,
+    // of them, served by another region's platform (cross-region flows). Distinct counts do
+    // not change when a record was written twice, so the records need no deduplication.
+    let mut firms_q = Sql::new(&format!(
+        "SELECT k AS key, toUInt64(uniqExactIf(enterprise, kind = 1)) AS reached,
+                toUInt64(uniqExactIf(enterprise, kind = 2 AND k != '')) AS located,
+                toUInt64(uniqExactIf(enterprise, kind = 2 AND k != '' AND pk != k)) AS elsewhere
+         FROM (
+             SELECT enterprise, {pk} AS pk,
+                    if(length(enterprise_region) = 6 AND ",
+        pk = child("region_code"),
     ));
-    flows_q
+    firms_q
+        .region(filter.region(), "enterprise_region")
+        .push(&format!(
+            ", {}, '') AS ek
+             FROM service_records WHERE ",
+            child("enterprise_region")
+        ))
         .append(sql::period_range(&months))
         .push(" AND ")
         .scope(scope, "region_code")
-        .push(" AND ")
-        .region(filter.region(), "region_code")
-        .push(" AND length(enterprise_region) = 6 AND ")
-        .region(filter.region(), "enterprise_region")
         .push(" AND report_id IN (SELECT report_id FROM (")
         .append(sql::current_facts(scope, &months))
-        .push(") AS cur)) AS r GROUP BY key");
+        .push(
+            ") AS cur)
+         ) AS r
+         ARRAY JOIN [pk, 'total', ek] AS k, [1, 1, 2] AS kind
+         GROUP BY k",
+        );
 
     // Expected monthly reports.
     let mut expected_q = Sql::new(&format!(
@@ -275,17 +272,25 @@ pub async fn layout(
         .append(sql::expected_platforms(scope, &months))
         .push(") AS e GROUP BY key");
 
-    let (active, smes, reports, reached, flows, expected) = tokio::try_join!(
+    let (active, smes, reports, firms, expected) = tokio::try_join!(
         active_q.fetch::<Count>(store, "layout platforms"),
         sme_q.fetch::<SmeRow>(store, "layout SME counts"),
         reports_q.fetch::<ReportsRow>(store, "layout reports"),
-        reach_q.fetch::<Count>(store, "layout reach"),
-        flows_q.fetch::<FlowRow>(store, "layout flows"),
+        firms_q.fetch::<FirmsRow>(store, "layout firms"),
         expected_q.fetch::<Count>(store, "layout expected"),
     )?;
-    let flows: HashMap<String, (u64, u64)> = flows
+    let flows: HashMap<String, (u64, u64)> = firms
+        .iter()
+        .filter(|f| f.located > 0 && f.key != "total")
+        .map(|f| (f.key.clone(), (f.located, f.elsewhere)))
+        .collect();
+    let reached: Vec<Count> = firms
         .into_iter()
-        .map(|f| (f.key, (f.located, f.elsewhere)))
+        .filter(|f| f.reached > 0)
+        .map(|f| Count {
+            key: f.key,
+            n: f.reached,
+        })
         .collect();
     let active = counts(active);
     let smes: HashMap<String, (u16, u64)> = smes
