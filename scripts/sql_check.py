@@ -86,7 +86,9 @@ def main():
                 failures.append((what, sql, str(e).strip()))
 
         for template in ddl:
-            run("migration", template.replace("{db}", f"`{DATABASE}`"))
+            # `{each_period}` is expanded by the hub once per stored period.
+            sql = template.replace("{db}", f"`{DATABASE}`").replace("{each_period}", "1 = 1")
+            run("migration", sql)
         if failures:
             report(version, failures, path)
         s.query(f"USE `{DATABASE}`")

@@ -115,6 +115,9 @@ pub(crate) async fn applied_versions(client: &Client) -> Result<Vec<u32>, StoreE
 /// current releases, 15 `DUPLICATE_COLUMN` on some): a restart after a half-applied migration
 /// or a second hub applying it at the same time.
 pub(crate) async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreError> {
+    if sql.contains(EACH_PERIOD) {
+        return execute_each_period(client, sql).await;
+    }
     const ALREADY_EXISTS: &[u32] = &[57, 82];
     const COLUMN_EXISTS: &[u32] = &[15, 44];
     match client.query_raw(sql).execute().await {
@@ -128,6 +131,63 @@ pub(crate) async fn execute_ddl(client: &Client, sql: &str) -> Result<(), StoreE
             }
         }
     }
+}
+
+/// In a data migration (`INSERT INTO {db}.t … SELECT`), stands for one stored period:
+/// `period_kind = '…' AND period_start = toDate('…')`. The executor runs the statement once
+/// per (kind, start) found in `{db}.reports`, so a backfill over a national data set needs the
+/// memory of one period, not of all of them.
+pub(crate) const EACH_PERIOD: &str = "{each_period}";
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct StoredPeriod {
+    kind: String,
+    start: String,
+}
+
+async fn execute_each_period(client: &Client, sql: &str) -> Result<(), StoreError> {
+    // `INSERT INTO `db`.table …`: the periods are those of `db`.reports.
+    let target = sql.split_whitespace().nth(2).unwrap_or_default();
+    let db = target.rsplit_once('.').map_or("", |(db, _)| db);
+    let list = format!(
+        "SELECT DISTINCT toString(period_kind) AS kind, toString(period_start) AS start
+         FROM {db}.reports ORDER BY start, kind"
+    );
+    let periods: Vec<StoredPeriod> = client
+        .query(&list)
+        .fetch_all()
+        .await
+        .map_err(|e| StoreError::from_client(format!("periods to backfill in {db}"), e))?;
+    for (i, p) in periods.iter().enumerate() {
+        // Both come from the server's own Enum8 and Date: nothing else can be in them.
+        let safe = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !safe(&p.kind) || !safe(&p.start) {
+            return Err(StoreError::Embedded(format!(
+                "unexpected stored period {:?} {:?} in {db}.reports",
+                p.kind, p.start
+            )));
+        }
+        let one = sql.replace(
+            EACH_PERIOD,
+            &format!(
+                "period_kind = '{}' AND period_start = toDate('{}')",
+                p.kind, p.start
+            ),
+        );
+        client
+            .query_raw(&one)
+            .execute()
+            .await
+            .map_err(|e| StoreError::from_client(first_line(sql), e))?;
+        tracing::info!(
+            period_kind = p.kind,
+            period_start = p.start,
+            done = i + 1,
+            of = periods.len(),
+            "backfilled one period"
+        );
+    }
+    Ok(())
 }
 
 /// Whether `sql` is an `ALTER TABLE … ADD COLUMN`.

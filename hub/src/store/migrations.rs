@@ -419,8 +419,9 @@ PARTITION BY toYear(period_start)
 ORDER BY (period_kind, period_start, platform_id)";
 
 /// The facts of every report stored before `report_facts` existed, from the three report
-/// tables (child rows deduplicated as the views did). Idempotent in effect: a second run writes
-/// rows identical to the first, which `FINAL` collapses. The rank is
+/// tables (child rows deduplicated as the views did), one stored period at a time
+/// (`{each_period}`, see `ddl::EACH_PERIOD`). Idempotent in effect: a second run writes rows
+/// identical to the first, which `FINAL` collapses. The rank is
 /// [`super::facts::CURRENT_RANK_SQL`].
 const REPORT_FACTS_BACKFILL: &str = "INSERT INTO {db}.report_facts (period_kind, period_start,
     platform_id, period, current_rank, report_id, revision, region_code, received_at,
@@ -428,7 +429,7 @@ const REPORT_FACTS_BACKFILL: &str = "INSERT INTO {db}.report_facts (period_kind,
     has_satisfaction, sat_very_satisfied, sat_satisfied, sat_neutral, sat_dissatisfied,
     sat_very_dissatisfied, service_record_count, service_records_omitted, rec_function,
     rec_industry, rec_size, rec_services, rec_free, rec_fee_fen, rec_person_times)
-SELECT period_kind, period_start, platform_id, period,
+SELECT p_kind, p_start, platform_id, period,
        bitOr(bitShiftLeft(toUInt64(revision), 42),
              4398046511103 - (toUInt64(r_at) * 1000 + intDiv(r_nanos, 1000000))),
        report_id, revision, region_code, r_at,
@@ -439,12 +440,12 @@ SELECT period_kind, period_start, platform_id, period,
        service_record_count, service_records_omitted,
        c_fn, c_ind, c_size, c_n, c_free, c_fee, c_pt
 FROM (
-    SELECT report_id, period_kind, period_start, platform_id, period, revision, region_code,
+    SELECT report_id, p_kind, p_start, platform_id, period, revision, region_code,
            r_at, r_nanos, has_satisfaction, satisfaction_very_satisfied, satisfaction_satisfied,
            satisfaction_neutral, satisfaction_dissatisfied, satisfaction_very_dissatisfied,
            service_record_count, service_records_omitted, v_p, v_s, v_f, v_r, v_t, v_e
     FROM (
-        SELECT report_id, any(period_kind) AS period_kind, any(period_start) AS period_start,
+        SELECT report_id, any(period_kind) AS p_kind, any(period_start) AS p_start,
                any(platform_id) AS platform_id, any(period) AS period,
                any(revision) AS revision, any(region_code) AS region_code,
                min(received_at) AS r_at, argMin(received_at_nanos, received_at) AS r_nanos,
@@ -456,7 +457,7 @@ FROM (
                any(satisfaction_very_dissatisfied) AS satisfaction_very_dissatisfied,
                any(service_record_count) AS service_record_count,
                any(service_records_omitted) AS service_records_omitted
-        FROM {db}.reports GROUP BY report_id
+        FROM {db}.reports WHERE {each_period} GROUP BY report_id
     ) AS r
     ANY LEFT JOIN (
         SELECT report_id,
@@ -476,7 +477,7 @@ FROM (
             SELECT report_id, function AS fn, any(services) AS s, any(free_services) AS f,
                    any(revenue_fen) AS rev, any(person_times) AS pt,
                    any(enterprises_served) AS ent
-            FROM {db}.service_volume WHERE function >= 1 AND function <= 7
+            FROM {db}.service_volume WHERE {each_period} AND function >= 1 AND function <= 7
             GROUP BY report_id, function
         ) AS vf
         GROUP BY report_id
@@ -493,7 +494,7 @@ ANY LEFT JOIN (
             SELECT report_id, record_index, any(function) AS fn, any(industry) AS ind,
                    any(enterprise_size) AS size, any(free) AS fr, any(fee_fen) AS fe,
                    any(person_times) AS p
-            FROM {db}.service_records GROUP BY report_id, record_index
+            FROM {db}.service_records WHERE {each_period} GROUP BY report_id, record_index
         ) AS rec
         GROUP BY report_id, fn, ind, size
     ) AS rc
