@@ -48,6 +48,8 @@ pub struct ApiInner {
     pub max_upload_bytes: usize,
     /// Default length of a reopening, days.
     pub reopen_days: u32,
+    /// The checked dashboard definitions.
+    pub dashboards: Arc<crate::web::dashboards::Dashboards>,
     /// The web audit.
     pub audit: Auditor,
     /// This hub process, for the audit.
