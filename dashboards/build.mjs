@@ -5,7 +5,8 @@
 //   dist/assets/app-<hash>.css
 //   dist/geo/100000.json         China by province, from echarts@4.9.0 map/json/china.json
 //   dist/geo/<PP0000>.json       each province by prefecture, from map/json/province/*.json
-//   dist/geo/names.json          code → Chinese name (provinces, prefectures), English for provinces
+//   dist/geo/names.json          code → Chinese name (provinces, prefectures), English for provinces,
+//                                short province names for map labels (广东, 新疆)
 // The echarts@4.9.0 outlines are in ECharts' compressed geo format (UTF8Encoding: quantised,
 // zig-zag delta-encoded coordinates as characters); they are decoded here into plain GeoJSON
 // and checked (adcode in each feature's id, finite coordinates inside China's bounding box).
@@ -40,7 +41,8 @@ function decodeRing(text, offsets, scale, where) {
     y += prevY;
     prevX = x;
     prevY = y;
-    const point = [x / scale, y / scale];
+    // The outlines are quantised to 1/scale degree: four decimals keep every point.
+    const point = [Math.round((x / scale) * 1e4) / 1e4, Math.round((y / scale) * 1e4) / 1e4];
     if (!(point[0] > 70 && point[0] < 140 && point[1] > 0 && point[1] < 60)) {
       fail(`${where}: decoded point ${point} is outside China's bounding box`);
     }
@@ -71,13 +73,21 @@ function decode(json, file) {
   return json;
 }
 
-function load(path) {
+// Features of echarts@4.9.0 that lack their adcode, with the code of GB/T 2260.
+const MISSING_IDS = { 崇明区: "310151", 山南市: "540500" };
+
+function load(path, { allowNoIds = false } = {}) {
   const json = decode(JSON.parse(readFileSync(path, "utf8")), path);
+  if (allowNoIds && json.features.every((f) => f.id === undefined)) return null;
   for (const f of json.features) {
+    if (f.id === undefined && MISSING_IDS[f.properties?.name]) {
+      f.id = MISSING_IDS[f.properties.name];
+      console.log(`dashboards build: ${path.split("/").pop()}: ${f.properties.name} has no id; using adcode ${f.id}`);
+    }
     if (!/^\d{6}$/.test(String(f.id))) fail(`${path}: feature without a 6-digit adcode id: ${f.id}`);
     if (!f.properties?.name) fail(`${path}: feature ${f.id} has no name`);
     // Only what the map needs: the adcode and the name.
-    f.properties = { name: f.properties.name, cp: f.properties.cp };
+    f.properties = { name: f.properties.name, cp: f.properties.cp, code: String(f.id) };
   }
   return json;
 }
@@ -99,8 +109,14 @@ function buildGeo() {
   writeFileSync(join(dist, "geo", "100000.json"), JSON.stringify(china));
   const provinces = new Set(china.features.map((f) => f.id));
   let files = 0;
+  const written = new Set();
   for (const file of readdirSync(join(maps, "province"))) {
-    const json = load(join(maps, "province", file));
+    const json = load(join(maps, "province", file), { allowNoIds: true });
+    if (json === null) {
+      // taiwan.json carries no adcodes at all: the province is drawn as its outline alone.
+      console.log(`dashboards build: province/${file} has no adcodes; its map is the province outline only`);
+      continue;
+    }
     const province = json.features[0].id.slice(0, 2) + "0000";
     if (!provinces.has(province)) fail(`province/${file}: ${province} is not in china.json`);
     if (json.features.some((f) => !f.id.startsWith(province.slice(0, 2)))) {
@@ -108,10 +124,18 @@ function buildGeo() {
     }
     for (const f of json.features) names[f.id] ??= f.properties.name;
     writeFileSync(join(dist, "geo", `${province}.json`), JSON.stringify(json));
+    written.add(province);
     files += 1;
   }
-  for (const f of china.features) names[f.id] ??= f.properties.name;
-  writeFileSync(join(dist, "geo", "names.json"), JSON.stringify({ zh: names, en: english }));
+  const short = {};
+  for (const f of china.features) {
+    names[f.id] ??= f.properties.name;
+    short[f.id] = f.properties.name;
+    if (!written.has(f.id)) {
+      writeFileSync(join(dist, "geo", `${f.id}.json`), JSON.stringify({ type: "FeatureCollection", features: [f] }));
+    }
+  }
+  writeFileSync(join(dist, "geo", "names.json"), JSON.stringify({ zh: names, en: english, short }));
   return files;
 }
 
