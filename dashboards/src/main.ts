@@ -89,8 +89,7 @@ async function boot(): Promise<void> {
     forget();
     void render();
   });
-  await loadNames();
-  const user: User | null = await resume();
+  const [, user]: [void, User | null] = await Promise.all([loadNames(), resume()]);
   if (user) await loadSessionData();
   window.addEventListener("hashchange", () => void render());
   window.addEventListener("resize", () => resizeCharts());

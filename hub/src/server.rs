@@ -169,6 +169,11 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     let exe = std::env::current_exe().ok();
     let site_dir = crate::web::site::Site::locate(&cfg.web.dashboards, exe.as_deref())?;
     let site = crate::web::site::Site::load(site_dir.as_deref())?;
+    if let Some(dir) = &site.dir {
+        let (bytes, code) = site.sizes();
+        tracing::info!(dir = %dir.display(), dashboards = site.dashboards.dashboards.len(),
+            built = site.is_built(), bytes, code_bytes = code, "dashboards loaded");
+    }
     let ca = load_or_init_ca(cfg)?;
     let (embedded, url) = if cfg.clickhouse.url.is_empty() {
         let dir = cfg.data_dir.join("clickhouse");

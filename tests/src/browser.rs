@@ -115,7 +115,10 @@ impl WebDriverCompatibleCommand for GetLog {
         base_url: &url::Url,
         session_id: Option<&str>,
     ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
@@ -225,6 +228,26 @@ impl Browser {
         }
         let png = self.client.screenshot().await?;
         std::fs::write(path, png).with_context(|| format!("{}", path.display()))
+    }
+
+    /// Saves the whole page (the window made as tall as the document for the shot, then put
+    /// back to 1366×768) as `path`.
+    pub async fn full_screenshot(&self, path: &Path) -> anyhow::Result<()> {
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight", vec![])
+            .await?
+            .as_u64()
+            .unwrap_or(768)
+            .clamp(768, 6000);
+        self.client
+            .set_window_size(1366, height as u32 + 140)
+            .await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let shot = self.screenshot(path).await;
+        self.client.set_window_size(1366, 768).await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        shot
     }
 
     /// The files downloaded so far (complete ones), by name.

@@ -3,6 +3,7 @@
 //! same records, and reading what the pages show (data tables, as a person reads them).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -172,9 +173,11 @@ impl Seed {
             running.push((agent, process));
         }
         for (agent, _) in &running {
-            wait_until(Duration::from_secs(120), "the agent sent its reports", || {
-                agent.is_settled()
-            })
+            wait_until(
+                Duration::from_secs(120),
+                "the agent sent its reports",
+                || agent.is_settled(),
+            )
             .await;
         }
         for (_, process) in running {
@@ -211,7 +214,7 @@ pub fn int(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -325,4 +328,149 @@ pub fn row<'a>(rows: &'a Rows, col: &str, value: &str) -> &'a HashMap<String, St
     rows.iter()
         .find(|r| r.get(col).map(String::as_str) == Some(value))
         .unwrap_or_else(|| panic!("no row with {col} = {value} in {rows:#?}"))
+}
+
+// === pages ===
+
+/// Logs in through the login form and waits for the first dashboard.
+pub async fn login(b: &Browser, base: &str, name: &str, password: &str) {
+    b.client.goto(&format!("{base}/")).await.unwrap();
+    let user = b
+        .wait_for("#login-name", Duration::from_secs(20))
+        .await
+        .unwrap();
+    user.send_keys(name).await.unwrap();
+    b.client
+        .find(Locator::Css("#login-password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("button[data-action='login']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("main[data-dashboard='overview']", Duration::from_secs(30))
+        .await
+        .unwrap();
+    wait_ready(b).await.unwrap();
+}
+
+/// No console error since the last check.
+pub async fn no_console_errors(b: &Browser, what: &str) {
+    expected_console_errors(b, what, &[]).await
+}
+
+/// No console error since the last check but Chromium's own line for a refusal the page
+/// provoked on purpose (`expected`: e.g. "status of 422", a rejected upload).
+pub async fn expected_console_errors(b: &Browser, what: &str, expected: &[&str]) {
+    let entries = b.console().await.unwrap();
+    let errors: Vec<_> = entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+        .filter(|e| {
+            let m = e["message"].as_str().unwrap_or_default();
+            !expected
+                .iter()
+                .any(|x| m.contains("Failed to load resource") && m.contains(x))
+        })
+        .collect();
+    assert!(errors.is_empty(), "{what}: console: {errors:#?}");
+}
+
+/// Every request since the last check went to the hub (or stayed in the page).
+pub async fn only_the_hub(b: &Browser, base: &str, what: &str) {
+    let urls = b.requested_urls().await.unwrap();
+    assert!(
+        !urls.is_empty(),
+        "{what}: no request seen in the performance log"
+    );
+    let foreign: Vec<_> = urls
+        .iter()
+        .filter(|u| {
+            // Anything on the network must be the hub; data:, blob: and the browser's own
+            // chrome:// pages (its first empty tab) never leave the machine.
+            let network = ["http:", "https:", "ws:", "wss:", "ftp:"]
+                .iter()
+                .any(|s| u.starts_with(s));
+            network && !u.starts_with(&format!("{base}/"))
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "{what}: requests to other hosts: {foreign:?}"
+    );
+}
+
+/// Sets the file input `#upload-file` to `path`, previews, and returns the outcome shown.
+pub async fn upload(b: &Browser, path: &Path) -> (String, String) {
+    let input = b
+        .wait_for("#upload-file", Duration::from_secs(10))
+        .await
+        .unwrap();
+    input.send_keys(path.to_str().unwrap()).await.unwrap();
+    b.client
+        .find(Locator::Css("button[data-action='preview']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    outcome(b).await
+}
+
+/// The outcome an upload page shows: `preview`, `imported` or `rejected`, and its text.
+pub async fn outcome(b: &Browser) -> (String, String) {
+    let el = b
+        .wait_for(".result p[data-outcome]", Duration::from_secs(20))
+        .await
+        .unwrap();
+    let kind = el.attr("data-outcome").await.unwrap().unwrap_or_default();
+    let text = b
+        .client
+        .find(Locator::Css(".result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (kind, text)
+}
+
+/// Confirms the previewed upload and returns the import's outcome.
+pub async fn confirm(b: &Browser) -> (String, String) {
+    b.client
+        .find(Locator::Css("button[data-action='confirm']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The preview's paragraph is replaced by the import's.
+    for _ in 0..100 {
+        let (kind, text) = outcome(b).await;
+        if kind != "preview" {
+            return (kind, text);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the import did not answer");
+}
+
+/// Waits for a finished download named `prefix…ext`.
+pub async fn wait_download(b: &Browser, prefix: &str, ext: &str) -> PathBuf {
+    for _ in 0..100 {
+        if let Some(p) = b.downloaded().into_iter().find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with(prefix) && n.ends_with(ext)
+        }) {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {prefix}*{ext} downloaded: {:?}", b.downloaded());
 }

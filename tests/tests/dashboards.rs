@@ -8,7 +8,7 @@
 //! host, and no dashboard logs a console error. Screenshots of every page land in
 //! `target/screenshots/` for a person to look at.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +16,10 @@ use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::Locator;
 use sme_hub::analytics::Role;
 use sme_tests::browser::{server_cert_der, spki_hash, Browser, Chromedriver};
-use sme_tests::dashboard::{dec, int, open, pct, row, table, wait_ready, Rows, Seed};
+use sme_tests::dashboard::{
+    confirm, dec, expected_console_errors, int, login, no_console_errors, only_the_hub, open, pct,
+    row, table, upload, wait_download, wait_ready, Seed,
+};
 use sme_tests::TestHub;
 
 const PASSWORD: &str = "dashboards test password";
@@ -35,122 +38,22 @@ fn screenshots() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots")
 }
 
-async fn login(b: &Browser, base: &str, name: &str) {
-    b.client.goto(&format!("{base}/")).await.unwrap();
-    let user = b.wait_for("#login-name", Duration::from_secs(20)).await.unwrap();
-    user.send_keys(name).await.unwrap();
-    b.client
-        .find(Locator::Css("#login-password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("button[data-action='login']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.wait_for("main[data-dashboard='overview']", Duration::from_secs(30))
-        .await
-        .unwrap();
-    wait_ready(b).await.unwrap();
-}
-
-/// No console error since the last check.
-async fn no_console_errors(b: &Browser, what: &str) {
-    expected_console_errors(b, what, &[]).await
-}
-
-/// No console error since the last check but Chromium's own line for a refusal the page
-/// provoked on purpose (`expected`: e.g. "status of 422", a rejected upload).
-async fn expected_console_errors(b: &Browser, what: &str, expected: &[&str]) {
-    let entries = b.console().await.unwrap();
-    let errors: Vec<_> = entries
-        .iter()
-        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
-        .filter(|e| {
-            let m = e["message"].as_str().unwrap_or_default();
-            !expected.iter().any(|x| m.contains("Failed to load resource") && m.contains(x))
-        })
-        .collect();
-    assert!(errors.is_empty(), "{what}: console: {errors:#?}");
-}
-
-/// Every request since the last check went to the hub (or stayed in the page).
-async fn only_the_hub(b: &Browser, base: &str, what: &str) {
-    let urls = b.requested_urls().await.unwrap();
-    assert!(!urls.is_empty(), "{what}: no request seen in the performance log");
-    let foreign: Vec<_> = urls
-        .iter()
-        .filter(|u| {
-            // Anything on the network must be the hub; data:, blob: and the browser's own
-            // chrome:// pages (its first empty tab) never leave the machine.
-            let network = ["http:", "https:", "ws:", "wss:", "ftp:"].iter().any(|s| u.starts_with(s));
-            network && !u.starts_with(&format!("{base}/"))
-        })
-        .collect();
-    assert!(foreign.is_empty(), "{what}: requests to other hosts: {foreign:?}");
-}
-
-/// Sets the file input `#upload-file` to `path`, previews, and returns the outcome shown.
-async fn upload(b: &Browser, path: &Path) -> (String, String) {
-    let input = b.wait_for("#upload-file", Duration::from_secs(10)).await.unwrap();
-    input.send_keys(path.to_str().unwrap()).await.unwrap();
-    b.client
-        .find(Locator::Css("button[data-action='preview']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    outcome(b).await
-}
-
-async fn outcome(b: &Browser) -> (String, String) {
-    let el = b
-        .wait_for(".result p[data-outcome]", Duration::from_secs(20))
-        .await
-        .unwrap();
-    let kind = el.attr("data-outcome").await.unwrap().unwrap_or_default();
-    let text = b
-        .client
-        .find(Locator::Css(".result"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    (kind, text)
-}
-
-async fn confirm(b: &Browser) -> (String, String) {
-    b.client
-        .find(Locator::Css("button[data-action='confirm']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // The preview's paragraph is replaced by the import's.
-    for _ in 0..100 {
-        let (kind, text) = outcome(b).await;
-        if kind != "preview" {
-            return (kind, text);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the import did not answer");
-}
-
 fn count<T>(items: impl IntoIterator<Item = T>) -> u64 {
     items.into_iter().count() as u64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboards_in_a_real_browser() {
+/// A hub with the seeded data, its two web users, and a chromedriver.
+struct Setup {
+    hub: TestHub,
+    seed: Seed,
+    base: String,
+    spki: String,
+    driver: Chromedriver,
+    shots: PathBuf,
+    files: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
     let hub = TestHub::start().await;
     let store = hub.store().clone();
     let now = hub.clock().now();
@@ -165,6 +68,25 @@ async fn dashboards_in_a_real_browser() {
     let seed = Seed::new();
     seed.send(&hub).await.unwrap();
 
+    let base = format!("https://127.0.0.1:{}", hub.running().web_addr.port());
+    let spki = spki_hash(&server_cert_der(&hub.config.ca_dir()).unwrap()).unwrap();
+    let driver = Chromedriver::start().unwrap();
+    let shots = screenshots();
+
+    let files = tempfile::tempdir().unwrap();
+    Setup {
+        hub,
+        seed,
+        base,
+        spki,
+        driver,
+        shots,
+        files,
+    }
+}
+
+#[test]
+fn the_bundle_names_no_other_host() {
     // The front end must be built (scripts/dashboards.sh); the bundle names no other host.
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards/dist");
     assert!(
@@ -195,53 +117,74 @@ async fn dashboards_in_a_real_browser() {
             rest = &rest[i + 3..];
         }
     }
+}
 
-    let base = format!("https://127.0.0.1:{}", hub.running().web_addr.port());
-    let spki = spki_hash(&server_cert_der(&hub.config.ca_dir()).unwrap()).unwrap();
-    let driver = Chromedriver::start().unwrap();
-    let shots = screenshots();
-
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planner_reads_every_dashboard_in_a_real_browser() {
+    let Setup {
+        hub,
+        seed,
+        base,
+        spki,
+        driver,
+        shots,
+        files,
+    } = setup().await;
     // === planner ===
     let b = Browser::start(&driver, &spki).await.unwrap();
-    login(&b, &base, "wang").await;
-    let who = b.client.find(Locator::Css(".who")).await.unwrap().text().await.unwrap();
-    assert!(who.contains("wang") && who.contains("规划人员") && who.contains("全国"), "{who}");
+    login(&b, &base, "wang", PASSWORD).await;
+    let who = b
+        .client
+        .find(Locator::Css(".who"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        who.contains("wang") && who.contains("规划人员") && who.contains("全国"),
+        "{who}"
+    );
 
     // SME counts through the upload page: a bad file shows its row problems, nothing imported;
     // the good one is previewed, then confirmed.
-    let files = tempfile::tempdir().unwrap();
     let bad = files.path().join("bad-counts.csv");
     std::fs::write(&bad, "地区代码,年份,中小企业数\n440000,2026,很多\n").unwrap();
     open(&b, &base, "#/sme-counts").await.unwrap();
     let (kind, text) = upload(&b, &bad).await;
     assert_eq!(kind, "rejected", "{text}");
-    assert!(text.contains("中小企业数") && text.contains("很多"), "{text}");
+    assert!(
+        text.contains("中小企业数") && text.contains("很多"),
+        "{text}"
+    );
     expected_console_errors(&b, "rejected SME-count upload", &["status of 422"]).await;
     let good = files.path().join("sme-counts.csv");
     std::fs::write(&good, seed.sme_csv()).unwrap();
     open(&b, &base, "#/sme-counts").await.unwrap();
     let (kind, text) = upload(&b, &good).await;
     assert_eq!(kind, "preview", "{text}");
-    assert!(text.contains(&format!("共 {} 行", seed.smes.len())), "{text}");
+    assert!(
+        text.contains(&format!("共 {} 行", seed.smes.len())),
+        "{text}"
+    );
     let (kind, text) = confirm(&b).await;
     assert_eq!(kind, "imported", "{text}");
     no_console_errors(&b, "SME-count upload").await;
 
-    let query = format!("?from={}&to={}", seed.last_month.previous().unwrap(), seed.last_month);
-    let _ = query;
     // Default range: the 12 months ending with the last ended month, set in the address.
     open(&b, &base, "#/overview").await.unwrap();
     let url = b.client.current_url().await.unwrap().to_string();
     assert!(url.contains(&format!("to={}", seed.last_month)), "{url}");
 
     // --- overview: the map's table, headline figures, freshness ---
-    let map = b.client.find(Locator::Css("section[data-panel='density-map']")).await.unwrap();
-    std::fs::create_dir_all(&shots).unwrap();
-    std::fs::write(shots.join("planner-overview-map-zh.png"), map.screenshot().await.unwrap()).unwrap();
     let regions = table(&b, "density-map").await.unwrap();
     let mut provinces: Vec<&str> = regions.iter().map(|r| r["code"].as_str()).collect();
     provinces.sort();
-    assert_eq!(provinces, ["110000", "330000", "440000", "510000"], "{regions:#?}");
+    assert_eq!(
+        provinces,
+        ["110000", "330000", "440000", "510000"],
+        "{regions:#?}"
+    );
     for province in ["110000", "330000", "440000", "510000"] {
         let active = count(seed.platforms.iter().filter(|p| p.province == province));
         let smes = seed.smes[province];
@@ -269,22 +212,44 @@ async fn dashboards_in_a_real_browser() {
     }
     let headline = table(&b, "headline").await.unwrap();
     let active_all = seed.platforms.len() as u64;
-    assert_eq!(row(&headline, "code", "active_platforms")["value"], int(active_all));
+    assert_eq!(
+        row(&headline, "code", "active_platforms")["value"],
+        int(active_all)
+    );
     let smes_all: u64 = ["440000", "110000", "330000", "510000"]
         .iter()
         .map(|r| seed.smes[*r])
         .sum();
-    assert_eq!(row(&headline, "code", "smes")["value"], int(smes_all), "{headline:#?}");
-    let firms_all: BTreeSet<u32> = seed.records_where(|_| true).iter().map(|r| r.enterprise).collect();
+    assert_eq!(
+        row(&headline, "code", "smes")["value"],
+        int(smes_all),
+        "{headline:#?}"
+    );
+    let firms_all: BTreeSet<u32> = seed
+        .records_where(|_| true)
+        .iter()
+        .map(|r| r.enterprise)
+        .collect();
     assert_eq!(
         row(&headline, "code", "enterprises_reached")["value"],
         int(firms_all.len() as u64)
     );
     let fresh = table(&b, "freshness").await.unwrap();
     let received = count(seed.reporting());
-    assert_eq!(row(&fresh, "code", "period")["value"], seed.last_month.to_string());
-    assert_eq!(row(&fresh, "code", "expected")["value"], int(active_all), "{fresh:#?}");
-    assert_eq!(row(&fresh, "code", "received")["value"], int(received), "{fresh:#?}");
+    assert_eq!(
+        row(&fresh, "code", "period")["value"],
+        seed.last_month.to_string()
+    );
+    assert_eq!(
+        row(&fresh, "code", "expected")["value"],
+        int(active_all),
+        "{fresh:#?}"
+    );
+    assert_eq!(
+        row(&fresh, "code", "received")["value"],
+        int(received),
+        "{fresh:#?}"
+    );
     // The map draws China with the South China Sea islands inset, and its provinces by name.
     let labels: Vec<String> = b
         .client
@@ -300,7 +265,10 @@ async fn dashboards_in_a_real_browser() {
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .collect();
     for name in ["广东", "北京", "新疆", "南海诸岛"] {
-        assert!(labels.iter().any(|l| l == name), "{name} not on the map: {labels:?}");
+        assert!(
+            labels.iter().any(|l| l == name),
+            "{name} not on the map: {labels:?}"
+        );
     }
     no_console_errors(&b, "overview").await;
 
@@ -309,33 +277,52 @@ async fn dashboards_in_a_real_browser() {
         open(&b, &base, &format!("#/{id}{}", "")).await.unwrap();
         let page = b.client.current_url().await.unwrap().to_string();
         assert!(page.contains(&format!("#/{id}")), "{page}");
-        b.screenshot(&shots.join(format!("planner-{id}-zh.png"))).await.unwrap();
+        b.screenshot(&shots.join(format!("planner-{id}-zh.png")))
+            .await
+            .unwrap();
+        b.full_screenshot(&shots.join(format!("planner-{id}-zh-full.png")))
+            .await
+            .unwrap();
         no_console_errors(&b, id).await;
     }
 
     open(&b, &base, "#/volume").await.unwrap();
     let by_function = table(&b, "by-function").await.unwrap();
     for f in 1..=7u8 {
-        let recs: Vec<_> = seed.records_where(|_| true).into_iter().filter(|r| r.function == f).collect();
+        let recs: Vec<_> = seed
+            .records_where(|_| true)
+            .into_iter()
+            .filter(|r| r.function == f)
+            .collect();
         let free = count(recs.iter().filter(|r| r.fee_fen == 0));
         let r = row(&by_function, "code", &f.to_string());
         assert_eq!(r["services"], int(recs.len() as u64), "function {f}: {r:?}");
         assert_eq!(r["free_services"], int(free), "function {f}: {r:?}");
-        assert_eq!(r["paid_services"], int(recs.len() as u64 - free), "function {f}: {r:?}");
+        assert_eq!(
+            r["paid_services"],
+            int(recs.len() as u64 - free),
+            "function {f}: {r:?}"
+        );
     }
     let by_region = table(&b, "by-region").await.unwrap();
     for province in ["110000", "330000", "440000"] {
         let n = count(seed.records_where(|p| p.province == province));
-        assert_eq!(row(&by_region, "code", province)["services"], int(n), "{by_region:#?}");
+        assert_eq!(
+            row(&by_region, "code", province)["services"],
+            int(n),
+            "{by_region:#?}"
+        );
     }
     let by_period = table(&b, "by-period").await.unwrap();
     for m in &seed.months {
-        let n = count(
-            seed.records_where(|_| true)
-                .into_iter()
-                .filter(|r| sme_proto::period::Period::containing_date(m.kind(), r.date).unwrap() == *m),
+        let n = count(seed.records_where(|_| true).into_iter().filter(|r| {
+            sme_proto::period::Period::containing_date(m.kind(), r.date).unwrap() == *m
+        }));
+        assert_eq!(
+            row(&by_period, "code", &m.to_string())["services"],
+            int(n),
+            "{by_period:#?}"
         );
-        assert_eq!(row(&by_period, "code", &m.to_string())["services"], int(n), "{by_period:#?}");
     }
     let by_size = table(&b, "by-size").await.unwrap();
     assert_eq!(
@@ -351,26 +338,44 @@ async fn dashboards_in_a_real_browser() {
         let satisfied = count(recs.iter().filter(|r| r.enterprise % 5 + 1 >= 4));
         let r = row(&sat, "code", province);
         assert_eq!(r["responses"], int(recs.len() as u64), "{r:?}");
-        assert_eq!(r["rate"], pct(satisfied as f64 / recs.len() as f64), "{r:?}");
+        assert_eq!(
+            r["rate"],
+            pct(satisfied as f64 / recs.len() as f64),
+            "{r:?}"
+        );
     }
 
     open(&b, &base, "#/staff").await.unwrap();
     let staff = table(&b, "conditions-table").await.unwrap();
     for province in ["110000", "330000", "440000"] {
-        let ps: Vec<_> = seed.reporting().filter(|p| p.province == province).collect();
+        let ps: Vec<_> = seed
+            .reporting()
+            .filter(|p| p.province == province)
+            .collect();
         let met = count(ps.iter().filter(|p| p.degree_staff * 2 >= 20));
         let degree: u32 = ps.iter().map(|p| p.degree_staff).sum();
         let r = row(&staff, "code", province);
         assert_eq!(r["w101"], format!("{met}/{}", ps.len()), "{r:?}");
-        assert_eq!(r["degree_share"], pct(degree as f64 / (20.0 * ps.len() as f64)), "{r:?}");
+        assert_eq!(
+            r["degree_share"],
+            pct(degree as f64 / (20.0 * ps.len() as f64)),
+            "{r:?}"
+        );
         assert_eq!(r["w103"], format!("{}/{}", ps.len(), ps.len()), "{r:?}");
     }
 
     open(&b, &base, "#/completeness").await.unwrap();
     let missing = table(&b, "missing").await.unwrap();
-    let never: Vec<_> = seed.platforms.iter().filter(|p| p.records.is_empty()).collect();
+    let never: Vec<_> = seed
+        .platforms
+        .iter()
+        .filter(|p| p.records.is_empty())
+        .collect();
     assert_eq!(missing.len(), never.len(), "{missing:#?}");
-    assert_eq!(row(&missing, "credit_code", &never[0].code)["name"], never[0].name);
+    assert_eq!(
+        row(&missing, "credit_code", &never[0].code)["name"],
+        never[0].name
+    );
     let rates = table(&b, "rate").await.unwrap();
     assert_eq!(row(&rates, "code", "510000")["rate"], "0%", "{rates:#?}");
     assert_eq!(row(&rates, "code", "440000")["rate"], "100%", "{rates:#?}");
@@ -386,7 +391,10 @@ async fn dashboards_in_a_real_browser() {
         .text()
         .await
         .unwrap();
-    assert!(notes.contains("priority = 100"), "the formula is shown: {notes}");
+    assert!(
+        notes.contains("priority = 100"),
+        "the formula is shown: {notes}"
+    );
 
     // --- platform drill-down: pick Shenzhen's platform, read its months ---
     open(&b, &base, "#/platform").await.unwrap();
@@ -412,26 +420,69 @@ async fn dashboards_in_a_real_browser() {
         assert_eq!(r["services"], int(n), "{r:?}");
         assert_eq!(r["reported"], "是", "{r:?}");
     }
-    b.screenshot(&shots.join("planner-platform-selected-zh.png")).await.unwrap();
+    b.screenshot(&shots.join("planner-platform-selected-zh.png"))
+        .await
+        .unwrap();
 
-    // --- the map: click Guangdong, see its prefectures, back up by the breadcrumb ---
+    // --- the map: hover Guangdong (tooltip: name, code, value, reported/expected), click it,
+    // see its prefectures, back up by the breadcrumb ---
     open(&b, &base, "#/overview").await.unwrap();
-    b.client
+    let guangdong = b
+        .client
         .find(Locator::XPath(
             "//section[@data-panel='density-map']//*[name()='text' and text()='广东']",
         ))
         .await
-        .unwrap()
-        .click()
+        .unwrap();
+    let hover = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+        element: guangdong.clone(),
+        duration: Some(Duration::from_millis(100)),
+        x: 0.0,
+        y: 0.0,
+    });
+    b.client.perform_actions(hover).await.unwrap();
+    let tip = b
+        .wait_for(
+            "section[data-panel='density-map'] .chart-tooltip",
+            Duration::from_secs(5),
+        )
         .await
         .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tip = tip.text().await.unwrap();
+    let gd_reports = 2 * seed.months.len();
+    let gd_expected = 2 * 12;
+    for part in [
+        "广东省".to_owned(),
+        "440000".to_owned(),
+        format!(
+            "每万家中小企业平台数: {}",
+            dec(2.0 * 10_000.0 / 60_000.0, 2)
+        ),
+        format!("已报/应报: {gd_reports}/{gd_expected}"),
+    ] {
+        assert!(tip.contains(&part), "tooltip {tip:?} lacks {part:?}");
+    }
+    guangdong.click().await.unwrap();
     for _ in 0..100 {
-        if b.client.current_url().await.unwrap().as_str().contains("region=440000") {
+        if b.client
+            .current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("region=440000")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(b.client.current_url().await.unwrap().as_str().contains("region=440000"));
+    assert!(b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("region=440000"));
     wait_ready(&b).await.unwrap();
     let gd = table(&b, "density-map").await.unwrap();
     let codes: BTreeSet<&str> = gd.iter().map(|r| r["code"].as_str()).collect();
@@ -444,11 +495,22 @@ async fn dashboards_in_a_real_browser() {
             "{r:?}"
         );
     }
-    let crumb = b.client.find(Locator::Css(".breadcrumb")).await.unwrap().text().await.unwrap();
+    let crumb = b
+        .client
+        .find(Locator::Css(".breadcrumb"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(crumb.contains("全国") && crumb.contains("广东"), "{crumb}");
-    b.screenshot(&shots.join("planner-overview-guangdong-zh.png")).await.unwrap();
+    b.full_screenshot(&shots.join("planner-overview-guangdong-zh.png"))
+        .await
+        .unwrap();
     b.client
-        .find(Locator::XPath("//nav[contains(@class,'breadcrumb')]//button[normalize-space()='全国']"))
+        .find(Locator::XPath(
+            "//nav[contains(@class,'breadcrumb')]//button[normalize-space()='全国']",
+        ))
         .await
         .unwrap()
         .click()
@@ -456,12 +518,20 @@ async fn dashboards_in_a_real_browser() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     wait_ready(&b).await.unwrap();
-    assert!(!b.client.current_url().await.unwrap().as_str().contains("region="));
+    assert!(!b
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("region="));
 
     // --- CSV download: UTF-8 with BOM, code and name first, the numbers of the table ---
     open(&b, &base, "#/volume").await.unwrap();
     b.client
-        .find(Locator::Css("section[data-panel='by-region'] button[data-action='csv']"))
+        .find(Locator::Css(
+            "section[data-panel='by-region'] button[data-action='csv']",
+        ))
         .await
         .unwrap()
         .click()
@@ -473,9 +543,14 @@ async fn dashboards_in_a_real_browser() {
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(text.starts_with("代码,名称,服务次数"), "{text}");
     let gd_services = count(seed.records_where(|p| p.province == "440000"));
-    assert!(text.contains(&format!("440000,广东省,{gd_services},")), "{text}");
+    assert!(
+        text.contains(&format!("440000,广东省,{gd_services},")),
+        "{text}"
+    );
     b.client
-        .find(Locator::Css("section[data-panel='by-region'] button[data-action='png']"))
+        .find(Locator::Css(
+            "section[data-panel='by-region'] button[data-action='png']",
+        ))
         .await
         .unwrap()
         .click()
@@ -497,7 +572,11 @@ async fn dashboards_in_a_real_browser() {
     wait_ready(&b).await.unwrap();
     for id in DASHBOARDS {
         let url = b.client.current_url().await.unwrap().to_string();
-        let target = url.replacen(&url[url.find("#/").unwrap()..url.find('?').unwrap()], &format!("#/{id}"), 1);
+        let target = url.replacen(
+            &url[url.find("#/").unwrap()..url.find('?').unwrap()],
+            &format!("#/{id}"),
+            1,
+        );
         b.client.goto(&target).await.unwrap();
         wait_ready(&b).await.unwrap();
         let labels: Vec<String> = b
@@ -517,11 +596,22 @@ async fn dashboards_in_a_real_browser() {
             .iter()
             .filter(|l| l.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)) && *l != "中文")
             .collect();
-        assert!(chinese.is_empty(), "{id} in English still has Chinese labels: {chinese:?}");
-        b.screenshot(&shots.join(format!("planner-{id}-en.png"))).await.unwrap();
+        assert!(
+            chinese.is_empty(),
+            "{id} in English still has Chinese labels: {chinese:?}"
+        );
+        b.screenshot(&shots.join(format!("planner-{id}-en.png")))
+            .await
+            .unwrap();
+        b.full_screenshot(&shots.join(format!("planner-{id}-en-full.png")))
+            .await
+            .unwrap();
         no_console_errors(&b, id).await;
     }
-    b.client.goto(&format!("{base}/#/overview?lang=en")).await.unwrap();
+    b.client
+        .goto(&format!("{base}/#/overview?lang=en"))
+        .await
+        .unwrap();
     wait_ready(&b).await.unwrap();
     let en = table(&b, "density-map").await.unwrap();
     assert_eq!(row(&en, "code", "510000")["enterprises_reached"], "no data");
@@ -529,19 +619,38 @@ async fn dashboards_in_a_real_browser() {
     only_the_hub(&b, &base, "planner").await;
     b.client.close().await.unwrap();
 
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_sees_only_their_province_in_a_real_browser() {
+    let Setup {
+        hub,
+        seed,
+        base,
+        spki,
+        driver,
+        shots,
+        files,
+    } = setup().await;
     // === coordinator of Guangdong ===
     let b = Browser::start(&driver, &spki).await.unwrap();
-    login(&b, &base, "li").await;
+    login(&b, &base, "li", PASSWORD).await;
     let others: Vec<&str> = seed
         .platforms
         .iter()
         .filter(|p| p.province != "440000")
         .flat_map(|p| [p.code.as_str(), p.name.as_str()])
-        .chain(["110000", "330000", "510000", "北京", "浙江", "四川", "110108", "330100", "510100"])
+        .chain([
+            "110000", "330000", "510000", "北京", "浙江", "四川", "110108", "330100", "510100",
+        ])
         .collect();
     let check_page = |html: String, what: String| {
         for o in &others {
-            assert!(!html.contains(o), "{what}: the coordinator's page shows {o}");
+            assert!(
+                !html.contains(o),
+                "{what}: the coordinator's page shows {o}"
+            );
         }
     };
     for id in DASHBOARDS {
@@ -549,7 +658,10 @@ async fn dashboards_in_a_real_browser() {
         // Show every data table and hover the first chart, so tooltips are in the page too.
         let panels: Vec<String> = b
             .client
-            .execute("return [...document.querySelectorAll('section.panel')].map(p => p.dataset.panel)", vec![])
+            .execute(
+                "return [...document.querySelectorAll('section.panel')].map(p => p.dataset.panel)",
+                vec![],
+            )
             .await
             .unwrap()
             .as_array()
@@ -563,7 +675,9 @@ async fn dashboards_in_a_real_browser() {
         for p in &panels {
             if let Ok(button) = b
                 .client
-                .find(Locator::Css(&format!("section[data-panel='{p}'] button[data-action='table']")))
+                .find(Locator::Css(&format!(
+                    "section[data-panel='{p}'] button[data-action='table']"
+                )))
                 .await
             {
                 button.click().await.unwrap();
@@ -574,12 +688,13 @@ async fn dashboards_in_a_real_browser() {
                 .await
             {
                 if chart.is_displayed().await.unwrap_or(false) {
-                    let hover = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
-                        element: chart,
-                        duration: Some(Duration::from_millis(100)),
-                        x: 0.0,
-                        y: 0.0,
-                    });
+                    let hover =
+                        MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+                            element: chart,
+                            duration: Some(Duration::from_millis(100)),
+                            x: 0.0,
+                            y: 0.0,
+                        });
                     b.client.perform_actions(hover).await.unwrap();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     let html = b.client.source().await.unwrap();
@@ -588,17 +703,22 @@ async fn dashboards_in_a_real_browser() {
             }
             if let Ok(csv) = b
                 .client
-                .find(Locator::Css(&format!("section[data-panel='{p}'] button[data-action='csv']")))
+                .find(Locator::Css(&format!(
+                    "section[data-panel='{p}'] button[data-action='csv']"
+                )))
                 .await
             {
                 csv.click().await.unwrap();
             }
         }
         let html = b.client.source().await.unwrap();
-        check_page(html, format!("{id}"));
+        check_page(html, id.to_string());
         let options: Vec<String> = b
             .client
-            .execute("return [...document.querySelectorAll('#filter-region option')].map(o => o.value)", vec![])
+            .execute(
+                "return [...document.querySelectorAll('#filter-region option')].map(o => o.value)",
+                vec![],
+            )
             .await
             .unwrap()
             .as_array()
@@ -606,8 +726,13 @@ async fn dashboards_in_a_real_browser() {
             .iter()
             .map(|v| v.as_str().unwrap().to_owned())
             .collect();
-        assert!(!options.is_empty() && options.iter().all(|o| o.starts_with("44")), "{id}: region drop-down {options:?}");
-        b.screenshot(&shots.join(format!("coordinator-{id}-zh.png"))).await.unwrap();
+        assert!(
+            !options.is_empty() && options.iter().all(|o| o.starts_with("44")),
+            "{id}: region drop-down {options:?}"
+        );
+        b.full_screenshot(&shots.join(format!("coordinator-{id}-zh.png")))
+            .await
+            .unwrap();
         no_console_errors(&b, &format!("coordinator {id}")).await;
     }
     // Every download of the coordinator: Guangdong only.
@@ -624,7 +749,10 @@ async fn dashboards_in_a_real_browser() {
     let codes: BTreeSet<&str> = mine.iter().map(|r| r["code"].as_str()).collect();
     assert_eq!(codes, BTreeSet::from(["440100", "440300"]), "{mine:#?}");
     for p in seed.platforms.iter().filter(|p| p.province == "440000") {
-        assert_eq!(row(&mine, "code", &p.prefecture)["services"], int(p.records.len() as u64));
+        assert_eq!(
+            row(&mine, "code", &p.prefecture)["services"],
+            int(p.records.len() as u64)
+        );
     }
 
     // Registry upload: a row of another province is refused with its problem, nothing
@@ -634,7 +762,7 @@ async fn dashboards_in_a_real_browser() {
         &outside,
         format!(
             "统一社会信用代码,平台名称,所在地区,独立法人,登记日期\n{},外省平台,110108,是,2021-01-01\n",
-            sme_proto::credit_code::make_valid("12110108MB0D0009")
+            sme_proto::credit_code::make_valid("12110108MB0D0009X")
         ),
     )
     .unwrap();
@@ -642,8 +770,13 @@ async fn dashboards_in_a_real_browser() {
     let (kind, text) = upload(&b, &outside).await;
     assert_eq!(kind, "rejected", "{text}");
     assert!(text.contains("110108"), "{text}");
-    expected_console_errors(&b, "refused registry upload", &["status of 403", "status of 422"]).await;
-    let newcomer = sme_proto::credit_code::make_valid("12440300MB0D0008");
+    expected_console_errors(
+        &b,
+        "refused registry upload",
+        &["status of 403", "status of 422"],
+    )
+    .await;
+    let newcomer = sme_proto::credit_code::make_valid("12440300MB0D0008X");
     let own = files.path().join("own.csv");
     std::fs::write(
         &own,
@@ -655,12 +788,20 @@ async fn dashboards_in_a_real_browser() {
     assert_eq!(kind, "preview", "{text}");
     let (kind, text) = confirm(&b).await;
     assert_eq!(kind, "imported", "{text}");
-    b.screenshot(&shots.join("coordinator-registry-zh.png")).await.unwrap();
+    b.screenshot(&shots.join("coordinator-registry-zh.png"))
+        .await
+        .unwrap();
 
     // Reopen a period for one of their platforms, with the reason; it is listed.
     open(&b, &base, "#/reopen").await.unwrap();
     let reason = "系统故障补报（浏览器测试）";
-    b.client.find(Locator::Css("#reopen-reason")).await.unwrap().send_keys(reason).await.unwrap();
+    b.client
+        .find(Locator::Css("#reopen-reason"))
+        .await
+        .unwrap()
+        .send_keys(reason)
+        .await
+        .unwrap();
     b.client
         .find(Locator::Css("button[data-action='reopen']"))
         .await
@@ -668,32 +809,40 @@ async fn dashboards_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let status = b.wait_for("form.action p.ok", Duration::from_secs(20)).await.unwrap().text().await.unwrap();
+    let status = b
+        .wait_for("form.action p.ok", Duration::from_secs(20))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(status.contains("已重新开放"), "{status}");
-    let listed = b.client.find(Locator::Css("table.data")).await.unwrap().text().await.unwrap();
+    let listed = b
+        .client
+        .find(Locator::Css("table.data"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(listed.contains(reason), "{listed}");
-    b.screenshot(&shots.join("coordinator-reopen-zh.png")).await.unwrap();
+    b.screenshot(&shots.join("coordinator-reopen-zh.png"))
+        .await
+        .unwrap();
     no_console_errors(&b, "coordinator actions").await;
     only_the_hub(&b, &base, "coordinator").await;
 
     // Logout ends the session: back to the login form.
-    b.client.find(Locator::Css("button[data-action='logout']")).await.unwrap().click().await.unwrap();
-    b.wait_for("#login-name", Duration::from_secs(10)).await.unwrap();
+    b.client
+        .find(Locator::Css("button[data-action='logout']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_for("#login-name", Duration::from_secs(10))
+        .await
+        .unwrap();
     b.client.close().await.unwrap();
-    let _ = HashMap::<(), ()>::new();
-    let _: Option<Rows> = None;
     hub.stop().await;
-}
-
-async fn wait_download(b: &Browser, prefix: &str, ext: &str) -> PathBuf {
-    for _ in 0..100 {
-        if let Some(p) = b.downloaded().into_iter().find(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with(prefix) && n.ends_with(ext)
-        }) {
-            return p;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no {prefix}*{ext} downloaded: {:?}", b.downloaded());
 }

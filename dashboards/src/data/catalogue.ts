@@ -16,7 +16,6 @@ import {
 import { satisfactionUrl, satisfactionViews, volumeUrl, volumeViews } from "./services";
 import type { Table } from "./table";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type View = (json: any, ctx: Ctx) => Table;
 
 interface Analytic {

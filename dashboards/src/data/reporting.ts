@@ -30,6 +30,14 @@ interface CompletenessView {
   total: RegionCompleteness;
 }
 
+/** `2026-12-10 23:59` (UTC+8) of an RFC 3339 time. */
+function minutes(rfc3339: string): string {
+  const d = new Date(rfc3339);
+  if (Number.isNaN(d.getTime())) return rfc3339;
+  const cst = new Date(d.getTime() + 8 * 3600_000).toISOString();
+  return `${cst.slice(0, 10)} ${cst.slice(11, 16)}`;
+}
+
 export function completenessUrl(ctx: Ctx): string {
   const r = range(ctx, "month");
   return `/api/v1/completeness${query({ period: r.to, region: value(ctx, "region") })}`;
@@ -61,7 +69,7 @@ function completenessRegions(v: CompletenessView, ctx: Ctx): Table {
         on_time_rate: any ? r.on_time_rate : null,
       };
     }),
-    notes: [`${t("period")}: ${v.period} · ${t("due_at")}: ${v.due_at}`],
+    notes: [`${t("period")}: ${v.period} · ${t("due_at")}: ${minutes(v.due_at)}`],
     ignored: ignored(ctx, ["region"]),
   };
 }
@@ -82,7 +90,7 @@ function missing(v: CompletenessView, ctx: Ctx): Table {
       region_code: m.region_code,
       region_name: regionName(m.region_code),
     })),
-    notes: [`${t("period")}: ${v.period} · ${t("due_at")}: ${v.due_at}`],
+    notes: [`${t("period")}: ${v.period} · ${t("due_at")}: ${minutes(v.due_at)}`],
     ignored: ignored(ctx, ["region"]),
   };
 }
@@ -105,8 +113,9 @@ function completenessHeadline(v: CompletenessView, ctx: Ctx): Table {
       { code: "on_time", name: t("on_time"), value: s.on_time },
       { code: "rate", name: t("completeness_rate"), value: any ? `${(s.rate * 100).toFixed(1)}%` : null },
       { code: "on_time_rate", name: t("on_time_rate"), value: any ? `${(s.on_time_rate * 100).toFixed(1)}%` : null },
-      { code: "due_at", name: t("due_at"), value: v.due_at },
-      { code: "as_of", name: t("as_of"), value: new Date().toLocaleString(undefined, { hour12: false }) },
+      { code: "due_at", name: t("due_at"), value: minutes(v.due_at) },
+      // The answer is live (no nightly rebuild): the data are as of the moment it was asked.
+      { code: "as_of", name: t("as_of"), value: minutes(new Date().toISOString()) },
     ],
     notes: [regionName(v.region)],
     ignored: ignored(ctx, ["region"]),

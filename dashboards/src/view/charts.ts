@@ -41,6 +41,7 @@ function tooltip(table: Table, metric: string) {
   return {
     trigger: "item",
     confine: true,
+    className: "chart-tooltip",
     formatter: (p: { dataIndex: number }) => tooltipHtml(table, table.rows[p.dataIndex], metric),
   };
 }
@@ -99,6 +100,7 @@ export function stackedOption(table: Table): Option {
     tooltip: {
       trigger: "item",
       confine: true,
+      className: "chart-tooltip",
       formatter: (p: { dataIndex: number; seriesIndex: number }) =>
         tooltipHtml(table, table.rows[p.dataIndex], p.seriesIndex === 0 ? "free_services" : "paid_services"),
     },

@@ -26,5 +26,4 @@ echarts.use([
 ]);
 
 export { echarts };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Option = Record<string, any>;

@@ -18,7 +18,6 @@ export async function mapFor(region: string): Promise<string> {
   const name = code === "100000" ? "china" : `r${code}`;
   if (!registered.has(name)) {
     const geo = await get<object>(`/geo/${code}.json`);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     echarts.registerMap(name, geo as any);
     registered.add(name);
   }
@@ -34,6 +33,7 @@ export function mapOption(table: Table, metric: string, map: string): Option {
     tooltip: {
       trigger: "item",
       confine: true,
+      className: "chart-tooltip",
       formatter: (p: { name: string }) => {
         const row = byCode.get(p.name);
         if (row) return tooltipHtml(table, row, metric);
@@ -66,6 +66,9 @@ export function mapOption(table: Table, metric: string, map: string): Option {
           show: true,
           fontSize: 10,
           color: "#1a1a1a",
+          // A white halo keeps names readable on dark (high) regions.
+          textBorderColor: "#ffffff",
+          textBorderWidth: 2,
           formatter: (p: { name: string }) => (/^\d{6}$/.test(p.name) ? mapLabel(p.name) : p.name),
         },
         data: table.rows.map((r) => ({

@@ -104,9 +104,16 @@ export async function renderPanel(el: HTMLElement, ctx: Ctx, fetchJson: Fetch): 
     el.dataset.state = "empty";
     return;
   }
+  const region = ctx.params.get("region") ?? "";
+  const scope = ctx.user.scope;
+  // The outline loads while the figures are asked for.
+  const outline = def.chart === "map" ? mapFor(region || (scope === "000000" ? "" : scope)) : null;
+  outline?.catch(() => undefined); // reported below, with the panel's other errors
   let table: Table;
+  let mapName = "";
   try {
     table = analytic.views[def.view](await fetchJson(url), ctx);
+    if (outline) mapName = await outline;
   } catch (e) {
     const text = e instanceof Problem ? e.text() : String(e);
     body.replaceChildren(h("p", { class: "error", role: "alert" }, `${t("error")}: ${text}`));
@@ -148,13 +155,10 @@ export async function renderPanel(el: HTMLElement, ctx: Ctx, fetchJson: Fetch): 
   }
 
   const metric = def.metric ?? "services";
-  const region = ctx.params.get("region") ?? "";
   let option: Option;
   const chartBox = h("div", { class: def.chart === "map" ? "chart map" : "chart", role: "img", "aria-label": title });
-  if (def.chart === "map") {
-    const scope = ctx.user.scope;
-    const shown = region || (scope === "000000" ? "" : scope);
-    option = mapOption(table, metric, await mapFor(shown));
+  if (outline) {
+    option = mapOption(table, metric, mapName);
     body.replaceChildren(breadcrumb(ctx), chartBox, tableBox);
   } else {
     option =
