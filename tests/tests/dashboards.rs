@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::Locator;
+use reqwest::Method;
 use sme_hub::analytics::Role;
 use sme_tests::browser::{server_cert_der, spki_hash, Browser, Chromedriver};
 use sme_tests::dashboard::{
     confirm, dec, expected_console_errors, int, login, no_console_errors, only_the_hub, open, pct,
     row, table, upload, wait_download, wait_ready, Seed,
 };
+use sme_tests::web::WebClient;
 use sme_tests::TestHub;
 
 const PASSWORD: &str = "dashboards test password";
@@ -130,6 +132,60 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
         shots,
         files,
     } = setup().await;
+    // The page comes from the hub with a policy that lets it reach nothing but the hub; the
+    // definitions need a session, like every API route.
+    let web = WebClient::new(base.clone(), hub.ca().cert_der()).unwrap();
+    let page = web.client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.starts_with("default-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
+    let html = page.text().await.unwrap();
+    let bundle = html
+        .split("src=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        bundle.starts_with("/assets/app-") && bundle.ends_with(".js"),
+        "{html}"
+    );
+    let js = web
+        .client
+        .get(format!("{base}{bundle}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(js.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let (status, _) = web
+        .call(Method::GET, "/api/v1/dashboards", None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401);
+    let session = web.login("wang", PASSWORD).await.unwrap().unwrap();
+    let (_, defs) = web.get("/api/v1/dashboards", &session).await.unwrap();
+    let ids: Vec<&str> = defs["dashboards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, DASHBOARDS, "{defs:#}");
+
     // === planner ===
     let b = Browser::start(&driver, &spki).await.unwrap();
     login(&b, &base, "wang", PASSWORD).await;
