@@ -387,6 +387,29 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
         "{by_size:#?}"
     );
 
+    // Sichuan's only platform never reported: every function reads "no data", never 0, and
+    // the chart says so.
+    open(&b, &base, "#/volume?region=510000").await.unwrap();
+    let sichuan = table(&b, "by-function").await.unwrap();
+    assert_eq!(sichuan.len(), 7, "{sichuan:#?}");
+    assert!(
+        sichuan.iter().all(|r| r["services"] == "无数据"),
+        "{sichuan:#?}"
+    );
+    let state = b
+        .client
+        .find(Locator::Css("section[data-panel='by-function']"))
+        .await
+        .unwrap()
+        .attr("data-state")
+        .await
+        .unwrap();
+    assert_eq!(state.as_deref(), Some("empty"));
+    b.client
+        .find(Locator::Css("section[data-panel='by-function'] .nodata"))
+        .await
+        .unwrap();
+
     open(&b, &base, "#/satisfaction").await.unwrap();
     let sat = table(&b, "by-region").await.unwrap();
     for province in ["110000", "330000", "440000"] {

@@ -191,7 +191,11 @@ export async function renderPanel(el: HTMLElement, ctx: Ctx, fetchJson: Fetch): 
     chart.setOption(option);
     setTimeout(resolve, 3000);
   });
-  el.dataset.state = table.rows.length ? "ready" : "empty";
+  // Nothing to draw (nobody reported anything the chart plots): say so, never a row of zeros.
+  const plotted = def.chart === "stacked_bar" ? "services" : metric;
+  const empty = !table.rows.some((r) => !isMissing(r[plotted]));
+  if (empty) body.prepend(h("p", { class: "muted nodata", role: "status" }, t("no_data")));
+  el.dataset.state = empty ? "empty" : "ready";
 }
 
 function toggle(tableBox: HTMLElement, chartBox: HTMLElement | null): HTMLButtonElement {
