@@ -695,6 +695,29 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
     let en = table(&b, "density-map").await.unwrap();
     assert_eq!(row(&en, "code", "510000")["enterprises_reached"], "no data");
     assert_eq!(row(&en, "code", "440000")["name"], "Guangdong");
+    let map_labels = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll(\"section[data-panel='density-map'] svg text\")].map(t => t.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let map_labels: Vec<String> = serde_json::from_value(map_labels).unwrap();
+    assert!(
+        map_labels.iter().any(|l| l == "Guangdong"),
+        "{map_labels:?}"
+    );
+    assert!(
+        map_labels.iter().any(|l| l == "South China Sea Islands"),
+        "{map_labels:?}"
+    );
+    assert!(
+        !map_labels
+            .iter()
+            .any(|l| l.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))),
+        "Chinese on the English map: {map_labels:?}"
+    );
     only_the_hub(&b, &base, "planner").await;
     b.client.close().await.unwrap();
 

@@ -3,7 +3,7 @@
 // decoded from echarts@4.9.0's map files at build time); features are matched by adcode.
 
 import { get } from "../api";
-import { t } from "../i18n";
+import { pick, t } from "../i18n";
 import { isMissing, type Table } from "../data/table";
 import { isPrefecture, isProvince, mapLabel, provinceOf, regionName } from "../data/regions";
 import { metricKind, tooltipHtml } from "./charts";
@@ -69,7 +69,8 @@ export function mapOption(table: Table, metric: string, map: string): Option {
           // A white halo keeps names readable on dark (high) regions.
           textBorderColor: "#ffffff",
           textBorderWidth: 2,
-          formatter: (p: { name: string }) => (/^\d{6}$/.test(p.name) ? mapLabel(p.name) : p.name),
+          formatter: (p: { name: string }) =>
+            /^\d{6}$/.test(p.name) ? mapLabel(p.name) : p.name === "南海诸岛" ? pick("南海诸岛", "South China Sea Islands") : p.name,
         },
         data: table.rows.map((r) => ({
           name: String(r[table.code]),
