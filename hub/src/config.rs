@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod demo;
 mod web;
 
+pub use demo::DemoConfig;
 pub use web::WebConfig;
 
 /// Errors in the hub's configuration; each names the offending key.
@@ -53,6 +55,8 @@ pub struct HubConfig {
     pub registry: RegistryConfig,
     /// Reopening locked periods.
     pub periods: PeriodsConfig,
+    /// Gates and score weights of the demo-platform candidates.
+    pub demo: DemoConfig,
     /// The hub's clock. Not read from the file: the system clock, which tests replace with a
     /// manual one (`sme_hub::clock::Clock::manual`).
     #[serde(skip)]
@@ -205,6 +209,7 @@ impl Default for HubConfig {
             writer: WriterConfig::default(),
             registry: RegistryConfig::default(),
             periods: PeriodsConfig::default(),
+            demo: DemoConfig::default(),
             clock: crate::clock::Clock::system(),
         }
     }
@@ -401,6 +406,7 @@ impl HubConfig {
         }
         self.validate_writer()?;
         self.web.validate()?;
+        self.demo.validate()?;
         self.validate_cluster()?;
         if self.registry.cache_seconds > 3600 {
             return invalid(

@@ -317,6 +317,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         max_upload_bytes: cfg.web.max_upload_bytes,
         reopen_days: cfg.periods.reopen_days,
         dashboards: site.dashboards.clone(),
+        demo: cfg.demo.clone(),
         audit,
         instance: format!("{}:{}", hostname(), std::process::id()),
     }));

@@ -211,22 +211,16 @@ async fn volume_by_function_region_and_industry_counts_each_current_report_once(
         }
     );
     assert!((t.free_share.unwrap() - 16.0 / 39.0).abs() < 1e-12);
-    // Records: only A M02 sent detail (1 of 4 reports), B M01 left them out for size; firms
-    // reached E1 E2 E3 = 3 (E1's two services count one firm).
+    // Records: only A M02 sent detail (1 of 4 reports, platform A), B M01 left them out for
+    // size.
     assert_eq!(
         (
             v.records.reports,
             v.records.with_records,
-            v.records.records_omitted
-        ),
-        (4, 1, 1)
-    );
-    assert_eq!(
-        (
+            v.records.records_omitted,
             v.records.platforms_with_records,
-            v.records.enterprises_reached
         ),
-        (1, 3)
+        (4, 1, 1, 1)
     );
 
     let by_region = volume::volume(&d.store, &national, &months(&national), VolumeBy::Region)
@@ -290,7 +284,11 @@ async fn a_coordinator_sees_only_their_province_and_is_refused_another() {
             expected: 2
         }
     );
-    assert_eq!(v.records.enterprises_reached, 0, "no Beijing firm leaks in");
+    assert_eq!(
+        (v.records.reports, v.records.with_records),
+        (1, 0),
+        "no Beijing report or record leaks in"
+    );
     let err = months(&gd).with_region(&gd, "110000").unwrap_err();
     assert!(matches!(
         err,
@@ -368,4 +366,242 @@ async fn satisfaction_rate_mean_and_change_by_region() {
         (change - (44.0 / 54.0 - 84.0 / 100.0)).abs() < 1e-12,
         "{change}"
     );
+}
+
+#[tokio::test]
+async fn function_industry_and_size_filters_count_only_matching_sections_and_records() {
+    let d = data_set("volume_filters").await;
+    let national = Scope::operator();
+    let params = |function: Option<u8>, industry: Option<&str>, size: Option<&str>| {
+        let raw = sme_hub::analytics::FilterParams {
+            from: Some("2026-M01".to_owned()),
+            to: Some("2026-M02".to_owned()),
+            function: function.map(|f| f.to_string()),
+            industry: industry.map(str::to_owned),
+            enterprise_size: size.map(str::to_owned),
+            ..Default::default()
+        };
+        Filter::parse(&raw, &national).unwrap()
+    };
+
+    // Function 1 from the volume sections: A M01 rev 1 20 + A M02 3 + B M01 7 = 30 in 3
+    // reports (C M02 has only fn3); 3 of the 5 expected reports.
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(1), None, None),
+        VolumeBy::Function,
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.source, Source::Volumes);
+    let rows: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.services, r.coverage.reported))
+        .collect();
+    assert_eq!(rows, [("1", 30, 3)]);
+    assert_eq!(
+        (v.total.services, v.total.coverage),
+        (
+            30,
+            Coverage {
+                reported: 3,
+                expected: 5
+            }
+        )
+    );
+    // Function 2 by region: only A M02 (1 service), Beijing; Guangdong has none of it.
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(2), None, None),
+        VolumeBy::Region,
+    )
+    .await
+    .unwrap();
+    let rows: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.services, r.coverage.reported))
+        .collect();
+    assert_eq!(rows, [("110000", 1, 1)]);
+
+    // Function 1, industry C, by size, from A M02's records (counted once though stored
+    // twice): E1 small free 0 fen, E2 micro free 0 fen, E1 small paid 100 fen →
+    // micro 1 (1 free), small 2 (1 free, 100 fen); one report.
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(1), Some("C"), None),
+        VolumeBy::EnterpriseSize,
+    )
+    .await
+    .unwrap();
+    assert_eq!(v.source, Source::Records);
+    let rows: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                r.services,
+                r.free_services,
+                r.revenue_fen,
+                r.coverage.reported,
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("micro", 1, 1, 0, 1), ("small", 2, 1, 100, 1)]);
+    assert_eq!(
+        (
+            v.total.services,
+            v.total.free_services,
+            v.total.coverage.reported
+        ),
+        (3, 2, 1)
+    );
+    // Size medium by period: only E3 (fn2, F, 50 fen) in M02.
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(None, None, Some("medium")),
+        VolumeBy::Period,
+    )
+    .await
+    .unwrap();
+    let rows: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.services, r.revenue_fen, r.coverage))
+        .collect();
+    assert_eq!(
+        rows,
+        [(
+            "2026-M02",
+            1,
+            50,
+            Coverage {
+                reported: 1,
+                expected: 2
+            }
+        )]
+    );
+    // Nothing matches: no rows, a total of "no data" (0 reported), never a row of zeros.
+    let v = volume::volume(
+        &d.store,
+        &national,
+        &params(Some(3), Some("C"), None),
+        VolumeBy::Industry,
+    )
+    .await
+    .unwrap();
+    assert!(v.rows.is_empty());
+    assert_eq!(v.total.coverage.reported, 0);
+}
+
+#[tokio::test]
+async fn migration_8_backfills_the_facts_of_reports_stored_before_it() {
+    let d = data_set("facts_backfill").await;
+    let national = Scope::operator();
+    let f = months(&national);
+    let before = (
+        volume::volume(&d.store, &national, &f, VolumeBy::Function)
+            .await
+            .unwrap(),
+        volume::volume(&d.store, &national, &f, VolumeBy::Industry)
+            .await
+            .unwrap(),
+        satisfaction::satisfaction(&d.store, &national, &f, SatisfactionBy::Region)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before.0.total.services, 39, "the hand-computed total");
+    // As if the reports had been stored by a hub without the facts table.
+    let db = format!("`{}`", d.store.database());
+    d.store
+        .client()
+        .query(&format!("TRUNCATE TABLE {db}.report_facts"))
+        .execute()
+        .await
+        .unwrap();
+    let emptied = volume::volume(&d.store, &national, &f, VolumeBy::Function)
+        .await
+        .unwrap();
+    assert_eq!(emptied.total.coverage.reported, 0);
+    let backfill = sme_hub::store::migrations::MIGRATIONS
+        .iter()
+        .find(|m| m.version == 8)
+        .unwrap()
+        .statements
+        .iter()
+        .find(|s| s.starts_with("INSERT"))
+        .unwrap();
+    // Run twice: a migration interrupted after its insert is run again at the next start.
+    for _ in 0..2 {
+        d.store
+            .client()
+            .query(&backfill.replace("{db}", &db))
+            .execute()
+            .await
+            .unwrap();
+    }
+    let after = (
+        volume::volume(&d.store, &national, &f, VolumeBy::Function)
+            .await
+            .unwrap(),
+        volume::volume(&d.store, &national, &f, VolumeBy::Industry)
+            .await
+            .unwrap(),
+        satisfaction::satisfaction(&d.store, &national, &f, SatisfactionBy::Region)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_later_registry_import_does_not_rewrite_who_was_expected() {
+    let d = data_set("registry_in_force").await;
+    let national = Scope::operator();
+    let f = months(&national);
+    // In June, long after M01 and M02 were due (10 Feb, 10 Mar): A is closed back-dated to
+    // 2026-01-01 and C moved to Beijing; D appears, registered 2020 but imported only now.
+    let mut a = Platform::new(&d.a, "海淀平台", date!(2020 - 01 - 01));
+    a.closed = Some(date!(2026 - 01 - 01));
+    let mut c = Platform::new(&d.c, "南山平台", date!(2020 - 01 - 01));
+    c.region_code = "110108".to_owned();
+    let dd = code("440305", 4);
+    let late = Platform::new(&dd, "新平台", date!(2020 - 01 - 01));
+    registry::upsert_platforms(
+        &d.store,
+        &[a, c, late],
+        "test",
+        datetime!(2026-06-01 0:00 UTC),
+    )
+    .await
+    .unwrap();
+    let v = volume::volume(&d.store, &national, &f, VolumeBy::Region)
+        .await
+        .unwrap();
+    let expected: Vec<_> = v
+        .rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.coverage.expected))
+        .collect();
+    // As at the due times: Beijing A B (M01) + A (M02) = 3, Guangdong C × 2 = 2 as before;
+    // D, in no registry then, counts from its first version: 2 more in Guangdong.
+    assert_eq!(expected, [("110000", 3), ("440000", 4)]);
+    assert_eq!(v.total.coverage.expected, 7);
+    // Completeness of M02 likewise: A, C and D expected; A and C received.
+    let c = sme_hub::analytics::completeness::completeness(
+        &d.store,
+        &Calendar::default(),
+        &national,
+        &period("2026-M02"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((c.total.expected, c.total.received), (3, 2));
 }

@@ -183,6 +183,16 @@ async fn layout_reach_missing_functions_and_where_to_build_next() {
     assert_eq!((bj.platforms_reported, bj.platforms_with_records), (2, 1));
     // Functions: 1 2 (A M01 rev 1), 3 (A M03), 4 (B M06) → 5 6 7 without provider.
     assert_eq!(bj.functions_without_provider, [5, 6, 7]);
+    // Flows (every record's firm is in 110108): firms located in Beijing E1 E3 (A) and E1
+    // (C, a Guangdong platform) → 2 firms, of them E1 served from elsewhere → 1 ÷ 2.
+    assert_eq!(
+        (
+            bj.firms_located,
+            bj.firms_served_from_elsewhere,
+            bj.inflow_share
+        ),
+        (2, 1, Some(0.5))
+    );
     // Reports A M01, A M03, B M06 = 3; expected A 12 months + B 2025-M04 … 2026-M01 = 10 → 22.
     assert_eq!(
         bj.coverage,
@@ -202,6 +212,8 @@ async fn layout_reach_missing_functions_and_where_to_build_next() {
         (1, Some(1.0 / 50_000.0))
     );
     assert_eq!(gd.functions_without_provider, [2, 3, 4, 5, 6, 7]);
+    // No firm located in Guangdong: no flow, "no data".
+    assert_eq!((gd.firms_located, gd.inflow_share), (0, None));
     assert_eq!(
         gd.coverage,
         Coverage {
@@ -263,6 +275,8 @@ async fn layout_reach_missing_functions_and_where_to_build_next() {
     );
     assert!(v.where_to_build_next.is_empty());
     assert_eq!(v.not_ranked.len(), 2);
+    // Guangdong's platforms served only Beijing firms: no flow between its prefectures.
+    assert!(v.rows.iter().all(|r| r.firms_located == 0));
     assert_eq!(
         v.rows[0].reach, None,
         "no record detail in Guangzhou: no data, not 0"

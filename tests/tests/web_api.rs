@@ -176,9 +176,35 @@ async fn web_api_sessions_scope_and_freshness() {
         (Method::GET, "/api/v1/analytics/staff?from=2026-Q1".into()),
         (
             Method::GET,
+            "/api/v1/analytics/demo-candidates?from=2026-M05".into(),
+        ),
+        (Method::GET, "/api/v1/analytics/volume?from=2026-M05".into()),
+        (
+            Method::GET,
+            "/api/v1/analytics/satisfaction?from=2026-M05".into(),
+        ),
+        (
+            Method::GET,
             format!("/api/v1/analytics/platforms/{shenzhen}/history?from=2026-M05"),
         ),
     ];
+    // Every route of the document is in the list (but login, on the same path as logout, and
+    // the document itself), so a new route cannot miss the check.
+    let listed: Vec<String> = routes
+        .iter()
+        .map(|(_, p)| {
+            p.split('?')
+                .next()
+                .unwrap()
+                .replace(&shenzhen, "{credit_code}")
+        })
+        .collect();
+    for path in doc["paths"].as_object().unwrap().keys() {
+        assert!(
+            path == "/api/v1/openapi.json" || listed.contains(path),
+            "{path} is in the OpenAPI document but not checked for 401"
+        );
+    }
     for (method, path) in &routes {
         let bare = path
             .split('?')
@@ -258,6 +284,11 @@ async fn web_api_sessions_scope_and_freshness() {
         ),
         (
             Method::GET,
+            "/api/v1/analytics/demo-candidates?from=2026-M05&region=110000".into(),
+            None,
+        ),
+        (
+            Method::GET,
             format!("/api/v1/analytics/platforms/{beijing}/history?from=2026-M05"),
             None,
         ),
@@ -315,6 +346,7 @@ async fn web_api_sessions_scope_and_freshness() {
         "/api/v1/reopenings?region=440000",
         "/api/v1/analytics/staff?from=2026-Q1&to=2026-Q2&region=440000",
         "/api/v1/analytics/layout?from=2026-M05&region=440000",
+        "/api/v1/analytics/demo-candidates?from=2026-M05&region=440000&tier=all",
     ] {
         let mine = web.get(path, &gd).await;
         let theirs = web.get(path, &planner).await;

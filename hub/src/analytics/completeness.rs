@@ -22,13 +22,14 @@ use serde::Deserialize;
 use sme_proto::period::{Calendar, Period};
 use time::OffsetDateTime;
 
+use super::filter::Filter;
 use super::scope::Scope;
 #[cfg(doc)]
 use super::scope::ScopeError;
-use super::sql::Sql;
+use super::sql::{self, Sql};
 use super::ViewError;
-use crate::registry::{self, db, region};
-use crate::store::{Store, StoreError};
+use crate::registry::{self, region};
+use crate::store::Store;
 
 /// One expected platform and what arrived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,14 +150,20 @@ pub async fn platform_statuses(
     scope: &Scope,
     period: &Period,
     region: &str,
-) -> Result<Vec<PlatformStatus>, StoreError> {
+) -> Result<Vec<PlatformStatus>, ViewError> {
     // The left side is the current registry; the right side one row per platform that has any
     // accepted report for the period (revisions and duplicate writes collapse in GROUP BY).
     // Both subqueries are aliased: current releases refuse a join of unaliased subqueries
     // (code 206), 18.16 accepts either.
-    let mut q = Sql::new(&format!(
-        "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions, first_due
-         FROM ({registry}) AS registry
+    // Expected: the registry in force at the period's due time (see `expected_platforms`).
+    let expected = Filter::new(scope, *period, *period)
+        .and_then(|f| f.with_region(scope, region))?
+        .with_calendar(calendar);
+    let mut q = Sql::new(
+        "SELECT credit_code, cur_name, cur_region, received, first_ns, revisions, first_due FROM (",
+    );
+    q.append(sql::expected_platforms(scope, &expected)).push(
+        ") AS registry
          ANY LEFT JOIN (
              SELECT platform_id AS credit_code,
                     toUInt8(1) AS received,
@@ -165,22 +172,15 @@ pub async fn platform_statuses(
                     toUInt64(argMin(due_at, toUInt64(received_at) * 1000000000 + received_at_nanos)) AS first_due
              FROM reports
              WHERE period = ",
-        registry = db::current_platforms_sql()
-    ));
+    );
     q.str(period.to_string())
         .push(
             "
              GROUP BY platform_id
          ) AS arrived USING credit_code
-         WHERE cur_registered <= toDate(",
+         WHERE ",
         )
-        .str(period.last_day().to_string())
-        .push(") AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(")
-        .str(period.first_day().to_string())
-        .push(")) AND ")
         .scope(scope, "cur_region")
-        .push(" AND ")
-        .region(region, "cur_region")
         .push(" ORDER BY cur_region, credit_code");
     let rows: Vec<StatusRow> = q.fetch(store, "completeness").await?;
     let due = calendar.due_at(period).unix_timestamp();

@@ -11,7 +11,7 @@
 //! record coverage (see `docs/decisions.md`, "Analytics").
 
 use serde::{Deserialize, Serialize};
-use sme_proto::period::{periods_between, Period, PeriodKind};
+use sme_proto::period::{periods_between, Calendar, Period, PeriodKind};
 
 use super::scope::{Scope, ScopeError};
 use crate::registry::DemoLevel;
@@ -93,6 +93,9 @@ pub struct Filter {
     industry: Option<String>,
     enterprise_size: Option<EnterpriseSize>,
     level: Option<DemoLevel>,
+    /// Due times of the periods: the registry in force at a period's due time says which
+    /// platforms were expected. The default calendar unless [`Filter::with_calendar`].
+    calendar: Calendar,
 }
 
 /// A filter value that cannot be used.
@@ -135,6 +138,7 @@ impl Filter {
             industry: None,
             enterprise_size: None,
             level: None,
+            calendar: Calendar::default(),
         })
     }
 
@@ -189,6 +193,31 @@ impl Filter {
             });
         }
         Ok(filter)
+    }
+
+    /// The reporting calendar whose due times decide the registry in force for a period.
+    pub fn with_calendar(mut self, calendar: &Calendar) -> Filter {
+        self.calendar = calendar.clone();
+        self
+    }
+
+    /// The due time of `period` (UTC+8 calendar of the filter).
+    pub fn due_at(&self, period: &Period) -> time::OffsetDateTime {
+        self.calendar.due_at(period)
+    }
+
+    /// The same region, level and calendar over other periods, without the function, industry
+    /// and size (for views about all services).
+    pub fn over(&self, from: Period, to: Period) -> Result<Filter, FilterError> {
+        check_range(from, to)?;
+        Ok(Filter {
+            from,
+            to,
+            function: None,
+            industry: None,
+            enterprise_size: None,
+            ..self.clone()
+        })
     }
 
     /// Narrows to one region inside `scope`.

@@ -15,6 +15,11 @@
 //! - **Platforms per 10 000 SMEs** = active × 10 000 ÷ SMEs.
 //! - **Reach** = distinct pseudonyms in the service records of the window's current reports ÷
 //!   SMEs, with how many platforms sent record detail of how many reported.
+//! - **Cross-region flows**: of the firms located in a region (the records' `enterprise_region`)
+//!   and served by platforms of the requested region, the share served by a platform of
+//!   another region one level below. Only the requested region's platforms count, for
+//!   planners and coordinators alike (a coordinator's scope holds no other records), so the
+//!   national view is the full picture and a province's shows flows between its prefectures.
 //! - **Functions without provider**: of 1–7, those with no service (`services > 0`) in the
 //!   window's current volume sections in the region.
 //! - **Priority** ([`FORMULA`]): only regions with an SME count are ranked.
@@ -28,7 +33,6 @@ use sme_proto::period::Period;
 use super::filter::Filter;
 use super::scope::Scope;
 use super::sql::{self, Sql};
-use super::volume::current_records;
 use super::{Coverage, ViewError};
 use crate::registry::{db as registry_db, region};
 use crate::store::Store;
@@ -72,6 +76,14 @@ pub struct LayoutRow {
     pub platforms_with_records: u64,
     /// Functions 1–7 with no service in the window.
     pub functions_without_provider: Vec<u8>,
+    /// Distinct firms located in this region (by the records' `enterprise_region`) served in
+    /// the window by platforms of the requested region.
+    pub firms_located: u64,
+    /// Of them, firms served (also) by a platform of another region of this level.
+    pub firms_served_from_elsewhere: u64,
+    /// firms_served_from_elsewhere ÷ firms_located: the cross-region flow into this region;
+    /// `None` without such firms (and for the total).
+    pub inflow_share: Option<f64>,
     /// Monthly reports in the window (platform × month) and expected.
     pub coverage: Coverage,
 }
@@ -130,21 +142,23 @@ struct SmeRow {
 }
 
 #[derive(Row, Deserialize)]
+struct FlowRow {
+    key: String,
+    located: u64,
+    elsewhere: u64,
+}
+
+#[derive(Row, Deserialize)]
 struct ReportsRow {
     key: String,
     reported: u64,
     platforms: u64,
     with_records: u64,
-}
-
-#[derive(Row, Deserialize)]
-struct FunctionsRow {
-    key: String,
     functions: Vec<u8>,
 }
 
 /// The 12 months ending with the last month of `p`.
-fn window(p: Period) -> (Period, Period) {
+pub(crate) fn window(p: Period) -> (Period, Period) {
     let last = *p.months().last().expect("every period has months");
     let mut first = last;
     for _ in 0..11 {
@@ -160,21 +174,19 @@ pub async fn layout(
     filter: &Filter,
 ) -> Result<LayoutView, ViewError> {
     let (first, last) = window(filter.to());
-    let mut months = Filter::new(scope, first, last)?.with_region(scope, filter.region())?;
-    if let Some(level) = filter.level() {
-        months = months.with_level(level);
-    }
+    let months = filter.over(first, last)?;
     let child = |col: &str| sql::child_region_expr(filter.region(), col);
     let last_day = last.last_day().to_string();
 
     // Active platforms on the last day.
-    let mut q = Sql::new(&format!(
+    let mut active_q = Sql::new(&format!(
         "SELECT {} AS key, count() AS n FROM ({}) AS reg
          WHERE cur_registered <= toDate(",
         child("cur_region"),
         registry_db::current_platforms_sql()
     ));
-    q.str(last_day.clone())
+    active_q
+        .str(last_day.clone())
         .push(") AND (cur_closed = toDate('1970-01-01') OR cur_closed > toDate(")
         .str(last_day)
         .push(")) AND ")
@@ -182,116 +194,117 @@ pub async fn layout(
         .push(" AND ")
         .region(filter.region(), "cur_region");
     if let Some(level) = filter.level() {
-        q.push(" AND cur_level = ").str(level.as_str());
+        active_q.push(" AND cur_level = ").str(level.as_str());
     }
-    q.push(" GROUP BY key");
-    let active = counts(q.fetch(store, "layout platforms").await?);
+    active_q.push(" GROUP BY key");
 
     // SME counts: latest import per (region, year), then the latest year ≤ the window's.
-    let mut q = Sql::new(
+    let mut sme_q = Sql::new(
         "SELECT region_code, toUInt16(max(y)) AS year, argMax(cnt, y) AS n FROM (
              SELECT region_code, year AS y, argMax(sme_count, version) AS cnt FROM sme_counts
              WHERE year <= ",
     );
-    q.u64(last.year() as u64)
+    sme_q
+        .u64(last.year() as u64)
         .push(" AND ")
         .scope(scope, "region_code")
         .push(" AND ")
         .region(filter.region(), "region_code")
         .push(" GROUP BY region_code, y) AS s GROUP BY region_code");
-    let smes: HashMap<String, (u16, u64)> = q
-        .fetch::<SmeRow>(store, "layout SME counts")
-        .await?
-        .into_iter()
-        .map(|r| (r.region_code, (r.year, r.n)))
-        .collect();
 
-    // Reports, platforms and record detail per region (and 'total').
-    let reports = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, toUInt64(count()) AS reported,
-                    toUInt64(uniqExact(platform_id)) AS platforms,
-                    toUInt64(uniqExactIf(platform_id, cur_records > 0)) AS with_records
-             FROM ("
-        ));
-        q.append(sql::current_reports(
-            scope,
-            &months,
-            &[("service_record_count", "cur_records")],
-        ))
-        .push(") AS cur GROUP BY key");
-        q
-    };
-    let by_region: HashMap<String, ReportsRow> = reports(&child("cur_region"))
-        .fetch::<ReportsRow>(store, "layout reports")
-        .await?
-        .into_iter()
-        .map(|r| (r.key.clone(), r))
-        .collect();
-    let total_reports: Option<ReportsRow> = reports("'total'")
-        .fetch::<ReportsRow>(store, "layout reports total")
-        .await?
-        .into_iter()
-        .next();
-
-    // Firms reached, distinct per region and across the whole region.
-    let reached = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, toUInt64(uniqExact(ent)) AS n FROM ("
-        ));
-        q.append(current_records(scope, &months))
-            .push(") AS r GROUP BY key");
-        q
-    };
-    let reached_by = counts(reached(&child("reg")).fetch(store, "layout reach").await?);
-    let reached_total = counts(
-        reached("'total'")
-            .fetch(store, "layout reach total")
-            .await?,
+    // Per region and for the whole region ('total'), in one pass over the current reports'
+    // facts: reports, platforms, platforms with record detail, functions with a service.
+    let mut reports_q = Sql::new(
+        "SELECT key, toUInt64(count()) AS reported,
+                toUInt64(uniqExact(platform_id)) AS platforms,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0)) AS with_records,
+                groupUniqArrayArray(
+                    arrayFilter((f, s) -> s > 0, [1, 2, 3, 4, 5, 6, 7], vol_services))
+                    AS functions
+         FROM (",
     );
-
-    // Functions with a service per region.
-    let functions = |key: &str| {
-        let mut q = Sql::new(&format!(
-            "SELECT {key} AS key, groupUniqArray(fn) AS functions FROM (
-                 SELECT report_id, function AS fn, any(region_code) AS reg, any(services) AS s
-                 FROM service_volume WHERE "
+    reports_q
+        .append(sql::current_facts(scope, &months))
+        .push(&format!(
+            ") AS cur ARRAY JOIN [{}, 'total'] AS key GROUP BY key",
+            child("region_code")
         ));
-        q.append(sql::period_range(&months))
-            .push(" AND ")
-            .scope(scope, "region_code")
-            .push(" AND report_id IN (SELECT cur_report_id FROM (")
-            .append(sql::current_reports(scope, &months, &[]))
-            .push(") AS cur) GROUP BY report_id, function) AS v WHERE s > 0 GROUP BY key");
-        q
-    };
-    let provided: HashMap<String, Vec<u8>> = functions(&child("reg"))
-        .fetch::<FunctionsRow>(store, "layout functions")
-        .await?
-        .into_iter()
-        .map(|r| (r.key, r.functions))
-        .collect();
-    let provided_total: Vec<u8> = functions("'total'")
-        .fetch::<FunctionsRow>(store, "layout functions total")
-        .await?
-        .into_iter()
-        .next()
-        .map_or_else(Vec::new, |r| r.functions);
+
+    // Firms reached, distinct per region and across the whole region. Distinct counts do not
+    // change when a record was written twice, so the records need no deduplication.
+    let mut reach_q = Sql::new(
+        "SELECT key, toUInt64(uniqExact(enterprise)) AS n FROM service_records
+         ARRAY JOIN [",
+    );
+    reach_q
+        .push(&child("region_code"))
+        .push(", 'total'] AS key WHERE ")
+        .append(sql::period_range(&months))
+        .push(" AND ")
+        .scope(scope, "region_code")
+        .push(" AND report_id IN (SELECT report_id FROM (")
+        .append(sql::current_facts(scope, &months))
+        .push(") AS cur) GROUP BY key");
+
+    // Firms located in each region, and of them those served by another region's platform.
+    let mut flows_q = Sql::new(&format!(
+        "SELECT key, toUInt64(uniqExact(enterprise)) AS located,
+                toUInt64(uniqExactIf(enterprise, platform_key != key)) AS elsewhere
+         FROM (SELECT enterprise, {} AS key, {} AS platform_key FROM service_records WHERE ",
+        child("enterprise_region"),
+        child("region_code")
+    ));
+    flows_q
+        .append(sql::period_range(&months))
+        .push(" AND ")
+        .scope(scope, "region_code")
+        .push(" AND ")
+        .region(filter.region(), "region_code")
+        .push(" AND length(enterprise_region) = 6 AND ")
+        .region(filter.region(), "enterprise_region")
+        .push(" AND report_id IN (SELECT report_id FROM (")
+        .append(sql::current_facts(scope, &months))
+        .push(") AS cur)) AS r GROUP BY key");
 
     // Expected monthly reports.
-    let mut q = Sql::new(&format!(
+    let mut expected_q = Sql::new(&format!(
         "SELECT {} AS key, count() AS n FROM (",
         child("cur_region")
     ));
-    q.append(sql::expected_platforms(scope, &months))
+    expected_q
+        .append(sql::expected_platforms(scope, &months))
         .push(") AS e GROUP BY key");
-    let expected = counts(q.fetch(store, "layout expected").await?);
+
+    let (active, smes, reports, reached, flows, expected) = tokio::try_join!(
+        active_q.fetch::<Count>(store, "layout platforms"),
+        sme_q.fetch::<SmeRow>(store, "layout SME counts"),
+        reports_q.fetch::<ReportsRow>(store, "layout reports"),
+        reach_q.fetch::<Count>(store, "layout reach"),
+        flows_q.fetch::<FlowRow>(store, "layout flows"),
+        expected_q.fetch::<Count>(store, "layout expected"),
+    )?;
+    let flows: HashMap<String, (u64, u64)> = flows
+        .into_iter()
+        .map(|f| (f.key, (f.located, f.elsewhere)))
+        .collect();
+    let active = counts(active);
+    let smes: HashMap<String, (u16, u64)> = smes
+        .into_iter()
+        .map(|r| (r.region_code, (r.year, r.n)))
+        .collect();
+    let mut by_region: HashMap<String, ReportsRow> =
+        reports.into_iter().map(|r| (r.key.clone(), r)).collect();
+    let total_reports = by_region.remove("total");
+    let mut reached_by = counts(reached);
+    let reached_total = reached_by.remove("total").unwrap_or(0);
+    let expected = counts(expected);
 
     let names = crate::registry::division_names(store).await?;
     let mut keys: Vec<String> = active
         .keys()
         .chain(expected.keys())
         .chain(by_region.keys())
+        .chain(flows.keys().filter(|k| child_of(filter.region(), k) == **k))
         .cloned()
         .chain(
             smes.keys()
@@ -301,7 +314,7 @@ pub async fn layout(
         .collect();
     keys.sort();
     keys.dedup();
-    let rows: Vec<LayoutRow> = keys
+    let mut rows: Vec<LayoutRow> = keys
         .iter()
         .map(|k| {
             build_row(
@@ -311,11 +324,17 @@ pub async fn layout(
                 smes.get(k).copied(),
                 reached_by.get(k).copied().unwrap_or(0),
                 by_region.get(k),
-                provided.get(k).map_or(&[][..], Vec::as_slice),
                 expected.get(k).copied().unwrap_or(0),
             )
         })
         .collect();
+    for r in &mut rows {
+        if let Some(&(located, elsewhere)) = flows.get(&r.region_code) {
+            r.firms_located = located;
+            r.firms_served_from_elsewhere = elsewhere;
+            r.inflow_share = sql::share(elsewhere, located);
+        }
+    }
     // The requested region's own count, or the sum of the rows below (with the latest year).
     let total_smes = smes.get(filter.region()).copied().or_else(|| {
         let known: Vec<(u16, u64)> = rows
@@ -338,9 +357,8 @@ pub async fn layout(
         },
         active.values().sum(),
         total_smes,
-        reached_total.get("total").copied().unwrap_or(0),
+        reached_total,
         total_reports.as_ref(),
-        &provided_total,
         expected.values().sum(),
     );
     let (where_to_build_next, not_ranked) = rank(&rows, &total);
@@ -373,7 +391,6 @@ fn build_row(
     smes: Option<(u16, u64)>,
     reached: u64,
     reports: Option<&ReportsRow>,
-    provided: &[u8],
     expected: u64,
 ) -> LayoutRow {
     let sme = smes.map(|s| s.1).filter(|n| *n > 0);
@@ -391,7 +408,12 @@ fn build_row(
             .map(|n| reached as f64 / n as f64),
         platforms_reported: reports.map_or(0, |r| r.platforms),
         platforms_with_records: with_records,
-        functions_without_provider: (1..=7u8).filter(|f| !provided.contains(f)).collect(),
+        firms_located: 0,
+        firms_served_from_elsewhere: 0,
+        inflow_share: None,
+        functions_without_provider: (1..=7u8)
+            .filter(|f| !reports.is_some_and(|r| r.functions.contains(f)))
+            .collect(),
         coverage: Coverage {
             reported: reports.map_or(0, |r| r.reported),
             expected,

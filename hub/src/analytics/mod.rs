@@ -21,6 +21,7 @@
 use serde::Serialize;
 
 pub mod completeness;
+pub mod demo;
 pub mod filter;
 pub mod layout;
 pub mod platform;

@@ -86,30 +86,37 @@ pub async fn satisfaction(
     filter: &Filter,
     by: SatisfactionBy,
 ) -> Result<SatisfactionView, StoreError> {
-    let key = match by {
-        SatisfactionBy::Region => sql::child_region_expr(filter.region(), "cur_region"),
-        SatisfactionBy::Period => "period".to_owned(),
-    };
-    let rows = sums(store, scope, filter, &key).await?;
-    let total = sums(store, scope, filter, "'total'")
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| empty("total"));
     let n = filter.periods().len();
-    let previous = match back(filter.from(), n) {
-        Some(first) => {
-            let last = back(filter.from(), 1).expect("first exists, so the one before does");
-            let prev = filter
-                .with_periods(first, last)
-                .expect("same kind, in order");
-            sums(store, scope, &prev, "'total'")
+    let prev = back(filter.from(), n).map(|first| {
+        let last = back(filter.from(), 1).expect("first exists, so the one before does");
+        filter
+            .with_periods(first, last)
+            .expect("same kind, in order")
+    });
+    let previous_sums = async {
+        match &prev {
+            Some(p) => Ok(sums(store, scope, p, None)
                 .await?
                 .into_iter()
                 .next()
+                .map(|(row, _)| row)),
+            None => Ok(None),
         }
-        None => None,
     };
+    let (rows, previous) = tokio::try_join!(sums(store, scope, filter, Some(by)), previous_sums)?;
+    // Each report and each expected platform-period has one key: the total adds the rows.
+    let mut total = empty("total");
+    let mut score = 0;
+    for (r, s) in &rows {
+        total.responses += r.responses;
+        total.satisfied += r.satisfied;
+        score += s;
+        total.coverage.reported += r.coverage.reported;
+        total.coverage.expected += r.coverage.expected;
+    }
+    total.rate = sql::share(total.satisfied, total.responses);
+    total.mean_score = (total.responses > 0).then(|| score as f64 / total.responses as f64);
+    let rows: Vec<SatisfactionRow> = rows.into_iter().map(|(r, _)| r).collect();
     let rate_change = match (&previous, total.rate) {
         (Some(p), Some(now)) => p.rate.map(|before| now - before),
         _ => None,
@@ -144,69 +151,69 @@ fn empty(key: &str) -> SatisfactionRow {
     }
 }
 
+/// The rows keyed `by` (one `'total'` row without), each with its score sum (5 × very
+/// satisfied + … + 1 × very dissatisfied).
 async fn sums(
     store: &Store,
     scope: &Scope,
     filter: &Filter,
-    key: &str,
-) -> Result<Vec<SatisfactionRow>, StoreError> {
+    by: Option<SatisfactionBy>,
+) -> Result<Vec<(SatisfactionRow, u64)>, StoreError> {
+    let key_of = |column: &str| match by {
+        Some(SatisfactionBy::Region) => sql::child_region_expr(filter.region(), column),
+        Some(SatisfactionBy::Period) => "period".to_owned(),
+        None => "'total'".to_owned(),
+    };
+    let key = key_of("region_code");
     let mut q = Sql::new(&format!(
-        "SELECT {key} AS key, sum(vs + s + n + d + vd) AS responses, sum(vs + s) AS satisfied,
-                sum(5 * vs + 4 * s + 3 * n + 2 * d + vd) AS score,
+        "SELECT {key} AS key,
+                sum(sat_very_satisfied + sat_satisfied + sat_neutral + sat_dissatisfied
+                    + sat_very_dissatisfied) AS responses,
+                sum(sat_very_satisfied + sat_satisfied) AS satisfied,
+                sum(5 * sat_very_satisfied + 4 * sat_satisfied + 3 * sat_neutral
+                    + 2 * sat_dissatisfied + sat_very_dissatisfied) AS score,
                 toUInt64(count()) AS reported
          FROM ("
     ));
-    q.append(sql::current_reports(
-        scope,
-        filter,
-        &[
-            ("has_satisfaction", "has"),
-            ("satisfaction_very_satisfied", "vs"),
-            ("satisfaction_satisfied", "s"),
-            ("satisfaction_neutral", "n"),
-            ("satisfaction_dissatisfied", "d"),
-            ("satisfaction_very_dissatisfied", "vd"),
-        ],
-    ))
-    .push(") AS cur WHERE has = 1 GROUP BY key ORDER BY key");
-    let sums: Vec<Sums> = q.fetch(store, "satisfaction").await?;
-
-    let exp_key = if key == "'total'" {
-        "'total'".to_owned()
-    } else {
-        key.to_owned()
-    };
-    let mut e = Sql::new(&format!("SELECT {exp_key} AS key, count() AS n FROM ("));
+    q.append(sql::current_facts(scope, filter))
+        .push(") AS cur WHERE has_satisfaction = 1 GROUP BY key ORDER BY key");
+    let mut e = Sql::new(&format!(
+        "SELECT {} AS key, count() AS n FROM (",
+        key_of("cur_region")
+    ));
     e.append(sql::expected_platforms(scope, filter))
         .push(") AS e GROUP BY key");
-    let expected: std::collections::HashMap<String, u64> = e
-        .fetch::<Count>(store, "satisfaction expected")
-        .await?
+    let (sums, expected) = tokio::try_join!(
+        q.fetch::<Sums>(store, "satisfaction"),
+        e.fetch::<Count>(store, "satisfaction expected"),
+    )?;
+    let expected: std::collections::HashMap<String, u64> =
+        expected.into_iter().map(|c| (c.key, c.n)).collect();
+    let mut rows: Vec<(SatisfactionRow, u64)> = sums
         .into_iter()
-        .map(|c| (c.key, c.n))
-        .collect();
-    let mut rows: Vec<SatisfactionRow> = sums
-        .into_iter()
-        .map(|s| SatisfactionRow {
-            rate: sql::share(s.satisfied, s.responses),
-            mean_score: (s.responses > 0).then(|| s.score as f64 / s.responses as f64),
-            coverage: Coverage {
-                reported: s.reported,
-                expected: expected.get(&s.key).copied().unwrap_or(0),
-            },
-            key: s.key,
-            responses: s.responses,
-            satisfied: s.satisfied,
+        .map(|s| {
+            let row = SatisfactionRow {
+                rate: sql::share(s.satisfied, s.responses),
+                mean_score: (s.responses > 0).then(|| s.score as f64 / s.responses as f64),
+                coverage: Coverage {
+                    reported: s.reported,
+                    expected: expected.get(&s.key).copied().unwrap_or(0),
+                },
+                key: s.key,
+                responses: s.responses,
+                satisfied: s.satisfied,
+            };
+            (row, s.score)
         })
         .collect();
     // A key with expected platforms but no report is "no data", listed with rate None.
     for (k, n) in &expected {
-        if !rows.iter().any(|r| &r.key == k) {
+        if !rows.iter().any(|(r, _)| &r.key == k) {
             let mut row = empty(k);
             row.coverage.expected = *n;
-            rows.push(row);
+            rows.push((row, 0));
         }
     }
-    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    rows.sort_by(|a, b| a.0.key.cmp(&b.0.key));
     Ok(rows)
 }

@@ -176,31 +176,117 @@ pub(crate) fn current_reports(scope: &Scope, filter: &Filter, extra: &[(&str, &s
     sql
 }
 
+/// The facts (`report_facts`, see [`crate::store::facts`]) of the current accepted report of
+/// every (platform, period) in the filter's periods, level, region and `scope`: one row per
+/// (platform, period) with the table's columns, so `count()` is reported platform-periods.
+///
+/// `FINAL` picks the current revision before anything else filters: the inner query filters
+/// only on the sorting key (kind, start, platform), which every revision of a (platform,
+/// period) shares, and the scope and region apply outside it to the current row's region —
+/// an older revision stored under another region never stands in.
+pub(crate) fn current_facts(scope: &Scope, filter: &Filter) -> Sql {
+    let mut sql = Sql::new("SELECT * FROM (SELECT * FROM report_facts FINAL WHERE ");
+    sql.append(period_range(filter))
+        .push(" AND ")
+        .append(level_predicate(filter, "platform_id"))
+        .push(") AS facts WHERE ")
+        .scope(scope, "region_code")
+        .push(" AND ")
+        .region(filter.region(), "region_code");
+    sql
+}
+
 /// Registry platforms active at any time in each period of the filter, inside `scope`, its
 /// region and level: one row per (platform, period) with `credit_code`, `period`, `cur_region`
 /// and the registry's `cur_*` columns.
+///
+/// The registry is taken **as it stood at each period's due time** (the filter's calendar):
+/// per platform the latest version imported by then, or its first version when it was
+/// imported only later. So a registry import after a period was due (a closure back-dated, a
+/// region changed) does not rewrite who was expected for it.
 pub(crate) fn expected_platforms(scope: &Scope, filter: &Filter) -> Sql {
     let periods = filter.periods();
-    let mut sql = Sql::new(&format!(
+    let names: Vec<String> = periods.iter().map(|p| p.to_string()).collect();
+    let firsts: Vec<String> = periods.iter().map(|p| p.first_day().to_string()).collect();
+    let lasts: Vec<String> = periods.iter().map(|p| p.last_day().to_string()).collect();
+    let cutoffs = format!(
+        "[{}]",
+        periods
+            .iter()
+            .map(|p| format!(
+                "toUInt64({})",
+                filter.due_at(p).unix_timestamp_nanos().max(0)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let periods_join = |sql: &mut Sql, with_cutoff: bool| {
+        sql.push(" ARRAY JOIN ")
+            .strs(names.clone())
+            .push(" AS exp_period, arrayMap(d -> toDate(d), ")
+            .strs(firsts.clone())
+            .push(") AS exp_first, arrayMap(d -> toDate(d), ")
+            .strs(lasts.clone())
+            .push(") AS exp_last");
+        if with_cutoff {
+            sql.push(&format!(", {cutoffs} AS exp_cutoff"));
+        }
+    };
+    // Most platforms have one version, the same for every period: a cheap branch for them,
+    // and the per-period choice only for platforms imported more than once.
+    let mut sql = Sql::new(
         "SELECT credit_code, exp_period AS period, cur_region, cur_name, cur_level,
                 cur_legal_person, cur_registered, cur_closed
-         FROM ({}) AS reg
-         ARRAY JOIN ",
-        registry_db::current_platforms_sql()
-    ));
-    sql.strs(periods.iter().map(|p| p.to_string()).collect())
-        .push(" AS exp_period, arrayMap(d -> toDate(d), ")
-        .strs(periods.iter().map(|p| p.first_day().to_string()).collect())
-        .push(") AS exp_first, arrayMap(d -> toDate(d), ")
-        .strs(periods.iter().map(|p| p.last_day().to_string()).collect())
-        .push(
-            ") AS exp_last
-         WHERE cur_registered <= exp_last
-           AND (cur_closed = toDate('1970-01-01') OR cur_closed > exp_first) AND ",
-        )
-        .scope(scope, "cur_region")
-        .push(" AND ")
-        .region(filter.region(), "cur_region");
+         FROM (
+             SELECT credit_code, exp_period, exp_first AS first_day, exp_last AS last_day,
+                    cur_region, cur_name, cur_level, cur_legal_person, cur_registered, cur_closed
+             FROM (
+                 SELECT credit_code, any(region_code) AS cur_region, any(name) AS cur_name,
+                        any(toString(level)) AS cur_level,
+                        any(independent_legal_person) AS cur_legal_person,
+                        any(registered_date) AS cur_registered, any(closed_date) AS cur_closed
+                 FROM platforms GROUP BY credit_code HAVING uniqExact(version) = 1
+             ) AS single",
+    );
+    periods_join(&mut sql, false);
+    sql.push(
+        "
+             UNION ALL
+             SELECT credit_code, exp_period, any(exp_first) AS first_day,
+                    any(exp_last) AS last_day,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(region_code, version, version <= exp_cutoff),
+                       argMin(region_code, version)) AS cur_region,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(name, version, version <= exp_cutoff),
+                       argMin(name, version)) AS cur_name,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(toString(level), version, version <= exp_cutoff),
+                       argMin(toString(level), version)) AS cur_level,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(independent_legal_person, version, version <= exp_cutoff),
+                       argMin(independent_legal_person, version)) AS cur_legal_person,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(registered_date, version, version <= exp_cutoff),
+                       argMin(registered_date, version)) AS cur_registered,
+                    if(countIf(version <= exp_cutoff) > 0,
+                       argMaxIf(closed_date, version, version <= exp_cutoff),
+                       argMin(closed_date, version)) AS cur_closed
+             FROM platforms",
+    );
+    periods_join(&mut sql, true);
+    sql.push(
+        " WHERE credit_code IN (
+                 SELECT credit_code FROM platforms GROUP BY credit_code
+                 HAVING uniqExact(version) > 1)
+             GROUP BY credit_code, exp_period
+         ) AS reg
+         WHERE cur_registered <= last_day
+           AND (cur_closed = toDate('1970-01-01') OR cur_closed > first_day) AND ",
+    )
+    .scope(scope, "cur_region")
+    .push(" AND ")
+    .region(filter.region(), "cur_region");
     if let Some(level) = filter.level() {
         sql.push(" AND cur_level = ").str(level.as_str());
     }
@@ -246,5 +332,12 @@ mod tests {
         assert!(!sql.text().contains("'44'"), "values are bound, not pasted");
         let sql = expected_platforms(&gd, &f);
         assert!(sql.text().contains("startsWith(cur_region, ?)"));
+        let sql = current_facts(&gd, &f);
+        let outer = sql.text().rsplit_once(") AS facts").unwrap().1;
+        assert!(
+            outer.contains("startsWith(region_code, ?)"),
+            "{}",
+            sql.text()
+        );
     }
 }

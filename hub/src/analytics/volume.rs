@@ -7,8 +7,11 @@
 //! - By industry or enterprise size, or filtered by either, they are counted from the service
 //!   records of the current reports ([`Source::Records`]) and cover only the reports that sent
 //!   record detail ([`RecordCoverage`]).
-//! - `enterprises_served` is never summed: firms reached are distinct pseudonyms of the
-//!   records ([`RecordCoverage::enterprises_reached`]).
+//! - `enterprises_served` is never summed, and firms reached (distinct pseudonyms across
+//!   platforms) are the layout view's ([`super::layout`]), not this one's.
+//! - Reads the facts of the current reports ([`crate::store::facts`]): one row per (platform,
+//!   period), the volume sections as seven slots and the records summed per (function,
+//!   industry, size), so nothing is deduplicated at query time.
 //! - Every row carries `reported` and `expected` (platform × period reports; for one period,
 //!   platforms); a key nobody reported is absent, not zero.
 
@@ -82,8 +85,6 @@ pub struct RecordCoverage {
     pub records_omitted: u64,
     /// Platforms that sent record detail in at least one period.
     pub platforms_with_records: u64,
-    /// Distinct enterprises (pseudonyms) in those records, across platforms and periods.
-    pub enterprises_reached: u64,
 }
 
 /// The volume view.
@@ -121,18 +122,46 @@ struct SumRow {
 }
 
 #[derive(Row, Deserialize)]
+struct SlotRow {
+    present: Vec<u64>,
+    services: Vec<u64>,
+    free_services: Vec<u64>,
+    revenue_fen: Vec<i64>,
+    person_times: Vec<u64>,
+    reports: u64,
+    with_records: u64,
+    records_omitted: u64,
+    platforms_with_records: u64,
+    matched: u64,
+}
+
+#[derive(Row, Deserialize)]
+struct GroupRow {
+    key: String,
+    services: u64,
+    free_services: u64,
+    revenue_fen: i64,
+    person_times: u64,
+    reported: u64,
+    reports: u64,
+    with_records: u64,
+    records_omitted: u64,
+    platforms_with_records: u64,
+}
+
+#[derive(Row, Deserialize)]
 struct CountRow {
     key: String,
     n: u64,
 }
 
-#[derive(Row, Deserialize)]
+#[derive(Row, Deserialize, Default)]
 struct CoverageRow {
     reports: u64,
     with_records: u64,
     records_omitted: u64,
     platforms_with_records: u64,
-    enterprises_reached: u64,
+    matched: u64,
 }
 
 /// The service volume under `filter`, keyed `by`.
@@ -148,23 +177,6 @@ pub async fn volume(
         } else {
             Source::Volumes
         };
-    let child = sql::child_region_expr(filter.region(), "reg");
-    let key = |by: VolumeBy| match by {
-        VolumeBy::Function => "toString(fn)".to_owned(),
-        VolumeBy::Region => child.clone(),
-        VolumeBy::Period => "per".to_owned(),
-        VolumeBy::Industry => "industry".to_owned(),
-        VolumeBy::EnterpriseSize => {
-            "transform(size, [1, 2, 3], ['micro', 'small', 'medium'], '')".to_owned()
-        }
-    };
-    let rows_sql = |key: &str| match source {
-        Source::Volumes => volume_rows(scope, filter, key),
-        Source::Records => record_rows(scope, filter, key),
-    };
-    let sums: Vec<SumRow> = rows_sql(&key(by)).fetch(store, "volume").await?;
-    let totals: Vec<SumRow> = rows_sql("'total'").fetch(store, "volume total").await?;
-
     // Expected reports per key: by region and period from the registry; otherwise the total.
     let expected_key = match by {
         VolumeBy::Region => sql::child_region_expr(filter.region(), "cur_region"),
@@ -176,14 +188,14 @@ pub async fn volume(
     ));
     exp.append(sql::expected_platforms(scope, filter))
         .push(") AS e GROUP BY key");
-    let expected: HashMap<String, u64> = exp
-        .fetch::<CountRow>(store, "volume expected")
-        .await?
-        .into_iter()
-        .map(|r| (r.key, r.n))
-        .collect();
+    // The figures (one pass over the facts for the volume sections) and the registry's
+    // expected reports are independent: run them side by side.
+    let ((sums, coverage), expected) = tokio::try_join!(
+        figures(store, scope, filter, by, source),
+        exp.fetch::<CountRow>(store, "volume expected"),
+    )?;
+    let expected: HashMap<String, u64> = expected.into_iter().map(|r| (r.key, r.n)).collect();
     let expected_total: u64 = expected.values().sum();
-    let records = record_coverage(store, scope, filter).await?;
 
     let row = |r: SumRow, expected: u64| VolumeRow {
         paid_services: r.services.saturating_sub(r.free_services),
@@ -198,6 +210,22 @@ pub async fn volume(
         revenue_fen: r.revenue_fen,
         person_times: r.person_times,
     };
+    // Every figure adds up over the keys; reports do only where each report has one key
+    // (region, period), otherwise they are the reports with anything in the filter.
+    let mut total = SumRow {
+        key: "total".to_owned(),
+        services: 0,
+        free_services: 0,
+        revenue_fen: 0,
+        person_times: 0,
+        reported: coverage.matched,
+    };
+    for r in &sums {
+        total.services += r.services;
+        total.free_services += r.free_services;
+        total.revenue_fen += r.revenue_fen;
+        total.person_times += r.person_times;
+    }
     let rows = sums
         .into_iter()
         .map(|r| {
@@ -208,22 +236,6 @@ pub async fn volume(
             row(r, e)
         })
         .collect();
-    let total = totals.into_iter().next().map_or_else(
-        || VolumeRow {
-            key: "total".to_owned(),
-            services: 0,
-            free_services: 0,
-            paid_services: 0,
-            free_share: None,
-            revenue_fen: 0,
-            person_times: 0,
-            coverage: Coverage {
-                reported: 0,
-                expected: expected_total,
-            },
-        },
-        |r| row(r, expected_total),
-    );
     Ok(VolumeView {
         period_kind: filter.kind().as_str(),
         from: filter.from().to_string(),
@@ -232,119 +244,288 @@ pub async fn volume(
         by,
         source,
         rows,
-        total,
-        records,
+        total: row(total, expected_total),
+        records: RecordCoverage {
+            reports: coverage.reports,
+            with_records: coverage.with_records,
+            records_omitted: coverage.records_omitted,
+            platforms_with_records: coverage.platforms_with_records,
+        },
     })
 }
 
-/// Sums of the volume sections of the current reports, one row per `key` (an expression over
-/// `fn`, `reg`, `per`); each (report, function) counted once however often it was written.
-fn volume_rows(scope: &Scope, filter: &Filter, key: &str) -> Sql {
-    let mut sql = Sql::new(&format!(
-        "SELECT {key} AS key, sum(s) AS services, sum(f) AS free_services,
-                sum(rev) AS revenue_fen, sum(pt) AS person_times,
-                uniqExact(pid, per) AS reported
-         FROM (
-             SELECT report_id, function AS fn, any(platform_id) AS pid, any(period) AS per,
-                    any(region_code) AS reg, any(services) AS s, any(free_services) AS f,
-                    any(revenue_fen) AS rev, any(person_times) AS pt
-             FROM service_volume
-             WHERE "
-    ));
-    sql.append(sql::period_range(filter))
-        .push(" AND ")
-        .scope(scope, "region_code")
-        .push(" AND report_id IN (SELECT cur_report_id FROM (")
-        .append(sql::current_reports(scope, filter, &[]))
-        .push(") AS cur)");
-    if let Some(f) = filter.function() {
-        sql.push(" AND function = ").u64(f.into());
-    }
-    sql.push(" GROUP BY report_id, function) AS v GROUP BY key ORDER BY key");
-    sql
-}
-
-/// Counts over the service records of the current reports, one row per `key` (an expression
-/// over `fn`, `reg`, `per`, `industry`, `size`); each (report, record) counted once.
-fn record_rows(scope: &Scope, filter: &Filter, key: &str) -> Sql {
-    let mut sql = Sql::new(&format!(
-        "SELECT {key} AS key, count() AS services, countIf(fr = 1) AS free_services,
-                sum(fee) AS revenue_fen, sum(pt) AS person_times,
-                uniqExact(pid, per) AS reported
-         FROM ("
-    ));
-    sql.append(current_records(scope, filter))
-        .push(") AS r GROUP BY key ORDER BY key");
-    sql
-}
-
-/// The service records of the current reports under `filter` (function, industry and size
-/// applied), one row per (report, record) with `pid`, `per`, `reg`, `fn`, `industry`, `size`,
-/// `ent`, `fee`, `fr`, `sat`, `pt`.
-pub(crate) fn current_records(scope: &Scope, filter: &Filter) -> Sql {
-    let mut sql = Sql::new(
-        "SELECT report_id, record_index, any(platform_id) AS pid, any(period) AS per,
-                any(region_code) AS reg, any(function) AS fn, any(industry) AS industry,
-                any(enterprise_size) AS size, any(enterprise) AS ent, any(fee_fen) AS fee,
-                any(free) AS fr, any(satisfaction) AS sat, any(person_times) AS pt,
-                any(enterprise_region) AS ent_region
-         FROM service_records WHERE ",
-    );
-    sql.append(sql::period_range(filter))
-        .push(" AND ")
-        .scope(scope, "region_code")
-        .push(" AND report_id IN (SELECT cur_report_id FROM (")
-        .append(sql::current_reports(scope, filter, &[]))
-        .push(") AS cur)");
-    if let Some(f) = filter.function() {
-        sql.push(" AND function = ").u64(f.into());
-    }
-    if let Some(i) = filter.industry() {
-        sql.push(" AND industry = ").str(i);
-    }
-    if let Some(s) = filter.enterprise_size() {
-        sql.push(" AND enterprise_size = ").u64(s.code().into());
-    }
-    sql.push(" GROUP BY report_id, record_index");
-    sql
-}
-
-/// Record detail of the current reports and the distinct firms in it.
-pub(crate) async fn record_coverage(
+/// The figures per key, ascending (a key with no report in the filter is absent), and the
+/// record coverage of the filter's reports.
+async fn figures(
     store: &Store,
     scope: &Scope,
     filter: &Filter,
-) -> Result<RecordCoverage, StoreError> {
-    let mut sql = Sql::new(
-        "SELECT toUInt64(count()) AS reports, toUInt64(countIf(cur_records > 0)) AS with_records,
-                toUInt64(countIf(cur_omitted = 1)) AS records_omitted,
-                toUInt64(uniqExactIf(platform_id, cur_records > 0)) AS platforms_with_records,
-                toUInt64((SELECT uniqExact(ent) FROM (",
+    by: VolumeBy,
+    source: Source,
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let report_key = match by {
+        VolumeBy::Region => Some(sql::child_region_expr(filter.region(), "region_code")),
+        VolumeBy::Period => Some("period".to_owned()),
+        _ => None,
+    };
+    let records = match (source, report_key) {
+        (Source::Volumes, None) => return function_slots(store, scope, filter).await,
+        (Source::Volumes, Some(key)) => return volume_groups(store, scope, filter, &key).await,
+        (Source::Records, key) => record_figures(store, scope, filter, by, key),
+    };
+    tokio::try_join!(records, coverage(store, scope, filter, source))
+}
+
+/// `(present, measure)`: whether a report has the filter's function(s), and the suffix that
+/// picks its slot from a volume array (empty: all slots, summed).
+fn volume_slot(filter: &Filter) -> (String, String) {
+    match filter.function() {
+        Some(f) => (format!("vol_present[{f}] = 1"), format!("[{f}]")),
+        None => ("arraySum(vol_present) > 0".to_owned(), String::new()),
+    }
+}
+
+/// Volume sections by region or period, and the coverage from the same pass (`'total'`).
+async fn volume_groups(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    key: &str,
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let (present, measure) = volume_slot(filter);
+    let m = |col: &str| {
+        if measure.is_empty() {
+            format!("arraySum({col})")
+        } else {
+            format!("{col}{measure}")
+        }
+    };
+    let mut q = Sql::new(&format!(
+        "SELECT k AS key, sumIf(s, has) AS services, sumIf(f, has) AS free_services,
+                sumIf(r, has) AS revenue_fen, sumIf(p, has) AS person_times,
+                toUInt64(countIf(has)) AS reported, toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0 AND k = 'total'))
+                    AS platforms_with_records
+         FROM (
+             SELECT {key} AS own_key, {s} AS s, {f} AS f, {r} AS r, {p} AS p,
+                    {present} AS has, service_record_count, service_records_omitted, platform_id
+             FROM (",
+        s = m("vol_services"),
+        f = m("vol_free"),
+        r = m("vol_revenue_fen"),
+        p = m("vol_person_times"),
+    ));
+    q.append(sql::current_facts(scope, filter)).push(
+        ") AS cur
+         ) AS v ARRAY JOIN [own_key, 'total'] AS k GROUP BY k ORDER BY k",
     );
-    sql.append(current_records(scope, filter))
-        .push(") AS rec)) AS enterprises_reached FROM (")
-        .append(sql::current_reports(
-            scope,
-            filter,
-            &[
-                ("service_record_count", "cur_records"),
-                ("service_records_omitted", "cur_omitted"),
-            ],
-        ))
+    let rows: Vec<GroupRow> = q.fetch(store, "volume").await?;
+    let mut coverage = CoverageRow::default();
+    let mut sums = Vec::new();
+    for g in rows {
+        if g.key == "total" {
+            coverage = CoverageRow {
+                reports: g.reports,
+                with_records: g.with_records,
+                records_omitted: g.records_omitted,
+                platforms_with_records: g.platforms_with_records,
+                matched: g.reported,
+            };
+        } else if g.reported > 0 {
+            sums.push(SumRow {
+                key: g.key,
+                services: g.services,
+                free_services: g.free_services,
+                revenue_fen: g.revenue_fen,
+                person_times: g.person_times,
+                reported: g.reported,
+            });
+        }
+    }
+    Ok((sums, coverage))
+}
+
+/// The figures counted from the service records, keyed by a report column (`key`) or by a
+/// record sum's function, industry or size.
+async fn record_figures(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    by: VolumeBy,
+    report_key: Option<String>,
+) -> Result<Vec<SumRow>, StoreError> {
+    match report_key {
+        Some(key) => {
+            let mut q = Sql::new(&format!(
+                "SELECT {key} AS key, sum(arraySum(fs)) AS services,
+                        sum(arraySum(ff)) AS free_services, sum(arraySum(fe)) AS revenue_fen,
+                        sum(arraySum(fp)) AS person_times, toUInt64(count()) AS reported
+                 FROM ("
+            ));
+            q.append(filtered_records(scope, filter, "''"))
+                .push(") AS r WHERE length(fs) > 0 GROUP BY key ORDER BY key");
+            q.fetch(store, "volume from records").await
+        }
+        None => {
+            let key = match by {
+                VolumeBy::Function => "toString(fa)",
+                VolumeBy::Industry => "ia",
+                _ => "transform(za, [1, 2, 3], ['micro', 'small', 'medium'], '')",
+            };
+            // `occ = 1` marks the first entry of a key in a report: reports per key.
+            let mut q = Sql::new(
+                "SELECT k AS key, sum(s) AS services, sum(f) AS free_services,
+                        sum(e) AS revenue_fen, sum(p) AS person_times,
+                        toUInt64(countIf(occ = 1)) AS reported
+                 FROM (",
+            );
+            q.append(filtered_records(scope, filter, key)).push(
+                ") AS r
+                 ARRAY JOIN fs AS s, ff AS f, fe AS e, fp AS p, fk AS k,
+                            arrayEnumerateUniq(fk) AS occ
+                 GROUP BY k ORDER BY k",
+            );
+            q.fetch(store, "volume from records").await
+        }
+    }
+}
+
+/// `SELECT sumForEach(…)` over the seven function slots, as rows `"1"` … `"7"` (only the
+/// filter's function with one).
+async fn function_slots(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let (present, _) = volume_slot(filter);
+    let mut q = Sql::new(&format!(
+        "SELECT sumForEach(vol_present) AS present, sumForEach(vol_services) AS services,
+                sumForEach(vol_free) AS free_services, sumForEach(vol_revenue_fen) AS revenue_fen,
+                sumForEach(vol_person_times) AS person_times,
+                toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0))
+                    AS platforms_with_records,
+                toUInt64(countIf({present})) AS matched
+         FROM ("
+    ));
+    q.append(sql::current_facts(scope, filter)).push(") AS cur");
+    let Some(slots) = q
+        .fetch::<SlotRow>(store, "volume by function")
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok((Vec::new(), CoverageRow::default()));
+    };
+    let mut rows = Vec::new();
+    for (i, &present) in slots.present.iter().enumerate() {
+        let function = i + 1;
+        if present == 0
+            || filter
+                .function()
+                .is_some_and(|f| usize::from(f) != function)
+        {
+            continue;
+        }
+        let at = |v: &[u64]| v.get(i).copied().unwrap_or(0);
+        rows.push(SumRow {
+            key: function.to_string(),
+            services: at(&slots.services),
+            free_services: at(&slots.free_services),
+            revenue_fen: slots.revenue_fen.get(i).copied().unwrap_or(0),
+            person_times: at(&slots.person_times),
+            reported: present,
+        });
+    }
+    let coverage = CoverageRow {
+        reports: slots.reports,
+        with_records: slots.with_records,
+        records_omitted: slots.records_omitted,
+        platforms_with_records: slots.platforms_with_records,
+        matched: slots.matched,
+    };
+    Ok((rows, coverage))
+}
+
+/// The current reports' service records under the filter's function, industry and size: per
+/// report `region_code`, `period`, `platform_id` and, over the matching (function, industry,
+/// size) sums of its facts, the arrays `fs` services, `ff` free, `fe` fees, `fp` person-times
+/// and `fk` the key `key` (an expression over `fa` function, `ia` industry, `za` size).
+fn filtered_records(scope: &Scope, filter: &Filter, key: &str) -> Sql {
+    let mut q = Sql::new(&format!(
+        "SELECT region_code, period, platform_id,
+                arrayFilter((x, m) -> m = 1, rec_services, mask) AS fs,
+                arrayFilter((x, m) -> m = 1, rec_free, mask) AS ff,
+                arrayFilter((x, m) -> m = 1, rec_fee_fen, mask) AS fe,
+                arrayFilter((x, m) -> m = 1, rec_person_times, mask) AS fp,
+                arrayFilter((x, m) -> m = 1,
+                    arrayMap((fa, ia, za) -> {key}, rec_function, rec_industry, rec_size),
+                    mask) AS fk
+         FROM (
+             SELECT region_code, period, platform_id, rec_services, rec_free, rec_fee_fen,
+                    rec_person_times, rec_function, rec_industry, rec_size,
+                    arrayMap((fa, ia, za) -> toUInt8("
+    ));
+    record_condition(&mut q, filter);
+    q.push("), rec_function, rec_industry, rec_size) AS mask FROM (")
+        .append(sql::current_facts(scope, filter))
+        .push(") AS cur) AS masked");
+    q
+}
+
+/// The filter's function, industry and size over a record sum's `fa`, `ia`, `za`.
+fn record_condition(q: &mut Sql, filter: &Filter) {
+    q.push("1");
+    if let Some(f) = filter.function() {
+        q.push(" AND fa = ").u64(f.into());
+    }
+    if let Some(i) = filter.industry() {
+        q.push(" AND ia = ").str(i);
+    }
+    if let Some(z) = filter.enterprise_size() {
+        q.push(" AND za = ").u64(z.code().into());
+    }
+}
+
+/// Record detail of the current reports, and `matched`: reports with anything in the filter
+/// (a volume section of its function, or a matching record).
+async fn coverage(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    source: Source,
+) -> Result<CoverageRow, StoreError> {
+    let mut q = Sql::new(
+        "SELECT toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0))
+                    AS platforms_with_records,
+                toUInt64(countIf(",
+    );
+    match (source, filter.function()) {
+        (Source::Volumes, Some(f)) => {
+            q.push(&format!("vol_present[{f}] = 1"));
+        }
+        (Source::Volumes, None) => {
+            q.push("arraySum(vol_present) > 0");
+        }
+        (Source::Records, _) => {
+            q.push("arrayExists((fa, ia, za) -> ");
+            record_condition(&mut q, filter);
+            q.push(", rec_function, rec_industry, rec_size)");
+        }
+    }
+    q.push(")) AS matched FROM (")
+        .append(sql::current_facts(scope, filter))
         .push(") AS cur");
-    let rows: Vec<CoverageRow> = sql.fetch(store, "record coverage").await?;
-    let r = rows.into_iter().next().unwrap_or(CoverageRow {
-        reports: 0,
-        with_records: 0,
-        records_omitted: 0,
-        platforms_with_records: 0,
-        enterprises_reached: 0,
-    });
-    Ok(RecordCoverage {
-        reports: r.reports,
-        with_records: r.with_records,
-        records_omitted: r.records_omitted,
-        platforms_with_records: r.platforms_with_records,
-        enterprises_reached: r.enterprises_reached,
-    })
+    Ok(q.fetch::<CoverageRow>(store, "volume coverage")
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default())
 }

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "web users, sessions, login attempts and web audit",
         statements: &[USERS, SESSIONS, LOGIN_ATTEMPTS, WEB_AUDIT],
     },
+    Migration {
+        version: 8,
+        name: "report_facts: the current report's figures in one row, for the analytics",
+        statements: &[REPORT_FACTS, REPORT_FACTS_BACKFILL],
+    },
 ];
 
 pub(crate) const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -377,6 +382,124 @@ const WEB_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.web_audit (
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, at_nanos)";
 
+/// See [`super::facts`]: one row per accepted report, `FINAL` keeps the current one.
+const REPORT_FACTS: &str = "CREATE TABLE IF NOT EXISTS {db}.report_facts (
+    period_kind Enum8('month' = 1, 'quarter' = 2, 'year' = 3),
+    period_start Date,
+    platform_id String,
+    period String,
+    current_rank UInt64,
+    report_id UUID,
+    revision UInt32,
+    region_code String,
+    received_at DateTime,
+    vol_present Array(UInt8),
+    vol_services Array(UInt64),
+    vol_free Array(UInt64),
+    vol_revenue_fen Array(Int64),
+    vol_person_times Array(UInt64),
+    vol_enterprises Array(UInt64),
+    has_satisfaction UInt8,
+    sat_very_satisfied UInt64,
+    sat_satisfied UInt64,
+    sat_neutral UInt64,
+    sat_dissatisfied UInt64,
+    sat_very_dissatisfied UInt64,
+    service_record_count UInt32,
+    service_records_omitted UInt8,
+    rec_function Array(UInt8),
+    rec_industry Array(String),
+    rec_size Array(UInt8),
+    rec_services Array(UInt64),
+    rec_free Array(UInt64),
+    rec_fee_fen Array(Int64),
+    rec_person_times Array(UInt64)
+) ENGINE = ReplacingMergeTree(current_rank)
+PARTITION BY toYear(period_start)
+ORDER BY (period_kind, period_start, platform_id)";
+
+/// The facts of every report stored before `report_facts` existed, from the three report
+/// tables (child rows deduplicated as the views did). Idempotent in effect: a second run writes
+/// rows identical to the first, which `FINAL` collapses. The rank is
+/// [`super::facts::CURRENT_RANK_SQL`].
+const REPORT_FACTS_BACKFILL: &str = "INSERT INTO {db}.report_facts (period_kind, period_start,
+    platform_id, period, current_rank, report_id, revision, region_code, received_at,
+    vol_present, vol_services, vol_free, vol_revenue_fen, vol_person_times, vol_enterprises,
+    has_satisfaction, sat_very_satisfied, sat_satisfied, sat_neutral, sat_dissatisfied,
+    sat_very_dissatisfied, service_record_count, service_records_omitted, rec_function,
+    rec_industry, rec_size, rec_services, rec_free, rec_fee_fen, rec_person_times)
+SELECT period_kind, period_start, platform_id, period,
+       bitOr(bitShiftLeft(toUInt64(revision), 42),
+             4398046511103 - (toUInt64(r_at) * 1000 + intDiv(r_nanos, 1000000))),
+       report_id, revision, region_code, r_at,
+       arrayResize(v_p, 7), arrayResize(v_s, 7), arrayResize(v_f, 7), arrayResize(v_r, 7),
+       arrayResize(v_t, 7), arrayResize(v_e, 7),
+       has_satisfaction, satisfaction_very_satisfied, satisfaction_satisfied,
+       satisfaction_neutral, satisfaction_dissatisfied, satisfaction_very_dissatisfied,
+       service_record_count, service_records_omitted,
+       c_fn, c_ind, c_size, c_n, c_free, c_fee, c_pt
+FROM (
+    SELECT report_id, period_kind, period_start, platform_id, period, revision, region_code,
+           r_at, r_nanos, has_satisfaction, satisfaction_very_satisfied, satisfaction_satisfied,
+           satisfaction_neutral, satisfaction_dissatisfied, satisfaction_very_dissatisfied,
+           service_record_count, service_records_omitted, v_p, v_s, v_f, v_r, v_t, v_e
+    FROM (
+        SELECT report_id, any(period_kind) AS period_kind, any(period_start) AS period_start,
+               any(platform_id) AS platform_id, any(period) AS period,
+               any(revision) AS revision, any(region_code) AS region_code,
+               min(received_at) AS r_at, argMin(received_at_nanos, received_at) AS r_nanos,
+               any(has_satisfaction) AS has_satisfaction,
+               any(satisfaction_very_satisfied) AS satisfaction_very_satisfied,
+               any(satisfaction_satisfied) AS satisfaction_satisfied,
+               any(satisfaction_neutral) AS satisfaction_neutral,
+               any(satisfaction_dissatisfied) AS satisfaction_dissatisfied,
+               any(satisfaction_very_dissatisfied) AS satisfaction_very_dissatisfied,
+               any(service_record_count) AS service_record_count,
+               any(service_records_omitted) AS service_records_omitted
+        FROM {db}.reports GROUP BY report_id
+    ) AS r
+    ANY LEFT JOIN (
+        SELECT report_id,
+               sumForEach(arrayConcat(arrayResize(emptyArrayUInt8(), fn - 1), [toUInt8(1)],
+                   arrayResize(emptyArrayUInt8(), 7 - fn))) AS v_p,
+               sumForEach(arrayConcat(arrayResize(emptyArrayUInt64(), fn - 1), [s],
+                   arrayResize(emptyArrayUInt64(), 7 - fn))) AS v_s,
+               sumForEach(arrayConcat(arrayResize(emptyArrayUInt64(), fn - 1), [f],
+                   arrayResize(emptyArrayUInt64(), 7 - fn))) AS v_f,
+               sumForEach(arrayConcat(arrayResize(emptyArrayInt64(), fn - 1), [rev],
+                   arrayResize(emptyArrayInt64(), 7 - fn))) AS v_r,
+               sumForEach(arrayConcat(arrayResize(emptyArrayUInt64(), fn - 1), [pt],
+                   arrayResize(emptyArrayUInt64(), 7 - fn))) AS v_t,
+               sumForEach(arrayConcat(arrayResize(emptyArrayUInt64(), fn - 1), [ent],
+                   arrayResize(emptyArrayUInt64(), 7 - fn))) AS v_e
+        FROM (
+            SELECT report_id, function AS fn, any(services) AS s, any(free_services) AS f,
+                   any(revenue_fen) AS rev, any(person_times) AS pt,
+                   any(enterprises_served) AS ent
+            FROM {db}.service_volume WHERE function >= 1 AND function <= 7
+            GROUP BY report_id, function
+        ) AS vf
+        GROUP BY report_id
+    ) AS v USING report_id
+) AS rv
+ANY LEFT JOIN (
+    SELECT report_id, groupArray(fn) AS c_fn, groupArray(ind) AS c_ind,
+           groupArray(size) AS c_size, groupArray(n) AS c_n, groupArray(nf) AS c_free,
+           groupArray(fee) AS c_fee, groupArray(pt) AS c_pt
+    FROM (
+        SELECT report_id, fn, ind, size, toUInt64(count()) AS n, toUInt64(sum(fr)) AS nf,
+               sum(fe) AS fee, sum(p) AS pt
+        FROM (
+            SELECT report_id, record_index, any(function) AS fn, any(industry) AS ind,
+                   any(enterprise_size) AS size, any(free) AS fr, any(fee_fen) AS fe,
+                   any(person_times) AS p
+            FROM {db}.service_records GROUP BY report_id, record_index
+        ) AS rec
+        GROUP BY report_id, fn, ind, size
+    ) AS rc
+    GROUP BY report_id
+) AS c USING report_id";
+
 /// Orders the accepted reports of one (platform, period): the current one is the `argMin` —
 /// highest revision, then earliest receipt, then smallest id (two different reports of one
 /// revision can only come from a race; the first received wins, deterministically).
@@ -405,7 +528,10 @@ mod tests {
         for m in MIGRATIONS {
             for s in m.statements {
                 assert!(
-                    s.contains("IF NOT EXISTS") || s.contains(" ADD COLUMN "),
+                    s.contains("IF NOT EXISTS")
+                        || s.contains(" ADD COLUMN ")
+                        // A rerun writes identical rows, which `FINAL` collapses.
+                        || s.starts_with("INSERT INTO {db}.report_facts "),
                     "{}: {s}",
                     m.name
                 );

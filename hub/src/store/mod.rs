@@ -20,6 +20,7 @@ pub mod cluster;
 mod ddl;
 pub mod embedded;
 mod error;
+pub mod facts;
 pub mod migrations;
 mod rows;
 pub mod statements;
@@ -402,7 +403,8 @@ impl Store {
 
     /// Stores a batch of accepted reports: one `INSERT` per table, returning once ClickHouse
     /// has every row. Nothing is written if a report cannot be converted. Child tables are
-    /// written before `reports`, so a failure part-way leaves no report that looks complete;
+    /// written before `reports`, and `report_facts` after it, so a failure part-way leaves no
+    /// report that looks complete;
     /// retrying the whole batch is safe (duplicates collapse, see [`migrations`]).
     pub async fn insert_reports(&self, batch: &[AcceptedReport]) -> Result<(), StoreError> {
         let rows = rows::batch_rows(batch)?;
@@ -411,6 +413,9 @@ impl Store {
         self.insert_rows::<rows::RecordRow>("service_records", &rows.records)
             .await?;
         self.insert_rows::<rows::ReportRow>("reports", &rows.reports)
+            .await?;
+        // Last: a report is in the analytics' facts only once all its rows are stored.
+        self.insert_rows::<facts::FactsRow>("report_facts", &rows.facts)
             .await
     }
 

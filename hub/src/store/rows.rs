@@ -14,6 +14,7 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
+use super::facts::{facts_row, FactsRow, MAX_REVISION};
 use super::{AcceptedReport, AuditEntry, AuditOutcome, StoreError};
 
 /// `period_kind Enum8('month' = 1, 'quarter' = 2, 'year' = 3)`.
@@ -257,6 +258,7 @@ pub(crate) struct BatchRows<'a> {
     pub reports: Vec<ReportRow<'a>>,
     pub volumes: Vec<VolumeRow<'a>>,
     pub records: Vec<RecordRow<'a>>,
+    pub facts: Vec<FactsRow<'a>>,
 }
 
 /// Converts a whole batch before anything is written, so one unstorable report fails the batch
@@ -290,6 +292,16 @@ fn report_rows<'a>(
     let received_at = accepted.received_at;
     check_datetime(received_at).map_err(|reason| invalid("received_at", reason))?;
     check_datetime(accepted.due_at).map_err(|reason| invalid("due_at", reason))?;
+    if r.revision > MAX_REVISION {
+        return Err(invalid(
+            "revision",
+            format!(
+                "{} is above {MAX_REVISION}, the highest revision the hub stores",
+                r.revision
+            ),
+        ));
+    }
+    let (first_volume, first_record) = (rows.volumes.len(), rows.records.len());
     let key = ReportKey {
         report_id,
         platform_id: &accepted.platform_id,
@@ -406,6 +418,12 @@ fn report_rows<'a>(
         flag_messages_zh: flags.iter().map(|f| f.message_zh.as_str()).collect(),
         flag_messages_en: flags.iter().map(|f| f.message_en.as_str()).collect(),
     });
+    let report = rows.reports.last().expect("just pushed");
+    rows.facts.push(facts_row(
+        report,
+        &rows.volumes[first_volume..],
+        &rows.records[first_record..],
+    ));
     Ok(())
 }
 

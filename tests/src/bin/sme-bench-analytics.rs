@@ -245,13 +245,52 @@ async fn bench(
         name: format!("completeness {last}"),
         path: format!("/api/v1/completeness?period={last}"),
     });
+    endpoints.push(Endpoint {
+        name: format!("layout, 12 months to {last}"),
+        path: format!("/api/v1/analytics/layout?from={last}"),
+    });
+    // Staff reads quarterly reports: the last four whole quarters.
+    let q_last = {
+        let q = last.within(PeriodKind::Quarter).context("quarter")?;
+        if q.months().last() == Some(&last) {
+            q
+        } else {
+            q.previous().context("quarter")?
+        }
+    };
+    let mut q_first = q_last;
+    for _ in 0..3 {
+        q_first = q_first.previous().context("quarter")?;
+    }
+    endpoints.push(Endpoint {
+        name: format!("staff, {q_first}–{q_last}"),
+        path: format!("/api/v1/analytics/staff?from={q_first}&to={q_last}"),
+    });
+    endpoints.push(Endpoint {
+        name: format!("demo candidates, 12 months to {last}"),
+        path: format!("/api/v1/analytics/demo-candidates?from={last}"),
+    });
+    let prefix = cli.province.get(..2).unwrap_or("44").to_owned();
+    let platform: String = store
+        .client()
+        .query("SELECT platform_id FROM reports WHERE startsWith(region_code, ?) ORDER BY platform_id LIMIT 1")
+        .bind(prefix)
+        .fetch_one()
+        .await
+        .context("a platform of the province")?;
+    endpoints.push(Endpoint {
+        name: "one platform's history, 12 months".to_owned(),
+        path: format!("/api/v1/analytics/platforms/{platform}/history?{range}"),
+    });
     // Any other analytics route the hub serves, with the period range.
     let (_, doc) = web
         .call(reqwest::Method::GET, "/api/v1/openapi.json", None)
         .await?;
     if let Some(paths) = doc["paths"].as_object() {
         for path in paths.keys() {
-            let known = endpoints.iter().any(|e| e.path.starts_with(path.as_str()));
+            let known = endpoints
+                .iter()
+                .any(|e| e.path.split('?').next() == Some(path.as_str()));
             if path.starts_with("/api/v1/analytics/") && !known && !path.contains('{') {
                 endpoints.push(Endpoint {
                     name: format!(

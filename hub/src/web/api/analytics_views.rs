@@ -1,16 +1,19 @@
-//! Analytics routes of views 1 (layout and coverage), 3 (staff and basic conditions) and 7
-//! (one platform's history):
+//! Analytics routes of views 1 (layout and coverage), 3 (staff and basic conditions), 6
+//! (demo-platform candidates) and 7 (one platform's history):
 //! parse the filter with the caller's scope, call the view, serialise. A region or platform
 //! outside the scope is 403 (audited by the guard like every refusal), a filter value the view
 //! cannot read is 400 naming it.
 
 use axum::extract::{Path, State};
 use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::{ApiState, Caller};
 use super::problem::{ApiError, Problem};
 use super::Q;
 use crate::access::AccessError;
+use crate::analytics::demo::{self, DemoView, TierFilter};
 use crate::analytics::layout::{self, LayoutView};
 use crate::analytics::platform::{self, PlatformHistory};
 use crate::analytics::staff::{self, StaffView};
@@ -57,8 +60,9 @@ pub async fn staff(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<StaffView>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     staff::staff(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
@@ -81,8 +85,9 @@ pub async fn platform_history(
     Path(credit_code): Path<String>,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<PlatformHistory>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     platform::history(
         &state.store,
         &state.calendar,
@@ -109,10 +114,89 @@ pub async fn layout(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<LayoutView>, ApiError> {
-    let filter =
-        Filter::parse(&params, &caller.scope).map_err(|e| view_error(e.into(), "region"))?;
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
     layout::layout(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
         .map_err(|e| view_error(e, "region"))
+}
+
+/// Most candidates one answer lists.
+pub const MAX_CANDIDATES: usize = 1000;
+
+/// `?from=2026-M06&region=440000&level=none&tier=basic&limit=100`
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DemoQuery {
+    /// The window is the 12 months ending with the last month of `to` (or `from`).
+    pub from: String,
+    /// Last period; default `from`.
+    pub to: Option<String>,
+    /// 6-digit region code within your scope; default your whole scope.
+    pub region: Option<String>,
+    /// Platform level: `none`, `provincial_demo` or `national_demo`.
+    pub level: Option<String>,
+    /// `all`, `basic` (default: basic conditions met) or `national`.
+    pub tier: Option<String>,
+    /// Candidates listed, 1–1000 (default 100); `truncated` says how many more there are.
+    pub limit: Option<usize>,
+}
+
+/// Demo-platform candidates: every gate of the basic conditions and the national thresholds
+/// and every score component, thresholds and weights from `[demo]`.
+#[utoipa::path(get, path = "/api/v1/analytics/demo-candidates", tag = "analytics", params(DemoQuery),
+    responses(
+        (status = 200, body = DemoView),
+        (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 403, description = "Region outside your scope", body = Problem),
+    ))]
+pub async fn demo_candidates(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Q(q): Q<DemoQuery>,
+) -> Result<Json<DemoView>, ApiError> {
+    let tier = match q.tier.as_deref().unwrap_or("basic") {
+        "all" => TierFilter::All,
+        "basic" => TierFilter::Basic,
+        "national" => TierFilter::National,
+        other => {
+            return Err(ApiError::invalid(
+                "tier",
+                format!("tier={other:?}: use all, basic or national"),
+                format!("tier={other:?} 无效：可用 all、basic 或 national"),
+            ))
+        }
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_CANDIDATES).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit={limit}: use 1 to {MAX_CANDIDATES}"),
+            format!("limit={limit} 无效：取值 1 至 {MAX_CANDIDATES}"),
+        ));
+    }
+    let params = FilterParams {
+        from: Some(q.from),
+        to: q.to,
+        region: q.region,
+        level: q.level,
+        ..FilterParams::default()
+    };
+    let filter = Filter::parse(&params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar);
+    demo::candidates(
+        &state.store,
+        &state.calendar,
+        &state.demo,
+        &caller.scope,
+        &filter,
+        tier,
+        limit,
+    )
+    .await
+    .map(Json)
+    .map_err(|e| view_error(e, "region"))
 }

@@ -50,6 +50,8 @@ pub struct ApiInner {
     pub reopen_days: u32,
     /// The checked dashboard definitions.
     pub dashboards: Arc<crate::web::dashboards::Dashboards>,
+    /// Gates and weights of the demo-platform candidates.
+    pub demo: crate::config::DemoConfig,
     /// The web audit.
     pub audit: Auditor,
     /// This hub process, for the audit.

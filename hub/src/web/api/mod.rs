@@ -13,7 +13,7 @@
 //! | `POST /api/v1/reopenings` | coordinators (their region), admins |
 //! | `POST /api/v1/registry/imports` | coordinators (platforms of their region), admins |
 //! | `POST /api/v1/sme-counts/imports` | planners, admins |
-//! | `GET /api/v1/analytics/layout`, `/analytics/staff`, `/analytics/platforms/{id}/history` | every role, within scope |
+//! | `GET /api/v1/analytics/layout`, `/analytics/staff`, `/analytics/demo-candidates`, `/analytics/platforms/{id}/history` | every role, within scope |
 //! | `GET /api/v1/dashboards` (the dashboard definitions) | every role |
 //! | `GET /api/v1/openapi.json` | anyone, no login |
 
@@ -53,6 +53,7 @@ use problem::ApiError;
         reporting::completeness, reporting::calendar, reporting::reopenings, reporting::reopen,
         registry::platforms, registry::platform, registry::registry_import, registry::sme_count_import,
         analytics_views::layout, analytics_views::staff, analytics_views::platform_history,
+        analytics_views::demo_candidates,
         services::volume, services::satisfaction,
         definitions::dashboards,
     ),
@@ -95,6 +96,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/api/v1/analytics/layout", get(analytics_views::layout))
         .route("/api/v1/analytics/staff", get(analytics_views::staff))
+        .route(
+            "/api/v1/analytics/demo-candidates",
+            get(analytics_views::demo_candidates),
+        )
         .route(
             "/api/v1/analytics/platforms/{credit_code}/history",
             get(analytics_views::platform_history),

@@ -60,9 +60,10 @@ pub struct SatisfactionQuery {
     pub level: Option<String>,
 }
 
-/// Checks the filter values against the caller's scope.
-fn filter(caller: &Caller, params: FilterParams) -> Result<Filter, ApiError> {
-    Filter::parse(&params, &caller.scope).map_err(|e| match e {
+/// Checks the filter values against the caller's scope; the hub's calendar decides which
+/// registry was in force for a period.
+fn filter(state: &ApiState, caller: &Caller, params: FilterParams) -> Result<Filter, ApiError> {
+    let parsed = Filter::parse(&params, &caller.scope).map_err(|e| match e {
         FilterError::Scope(s) => AccessError::Scope(s).into(),
         FilterError::Invalid {
             parameter,
@@ -73,7 +74,8 @@ fn filter(caller: &Caller, params: FilterParams) -> Result<Filter, ApiError> {
             format!("{parameter}={value:?}: {reason}"),
             format!("筛选参数 {parameter}={value:?} 无效：{reason}"),
         ),
-    })
+    })?;
+    Ok(parsed.with_calendar(&state.calendar))
 }
 
 fn bad_by(value: &str, accepted: &str) -> ApiError {
@@ -98,6 +100,7 @@ pub async fn volume(
     Q(q): Q<VolumeQuery>,
 ) -> Result<Json<VolumeView>, ApiError> {
     let f = filter(
+        &state,
         &caller,
         FilterParams {
             from: Some(q.from),
@@ -143,6 +146,7 @@ pub async fn satisfaction(
     Q(q): Q<SatisfactionQuery>,
 ) -> Result<Json<SatisfactionView>, ApiError> {
     let f = filter(
+        &state,
         &caller,
         FilterParams {
             from: Some(q.from),
