@@ -26,13 +26,14 @@ use sme_tests::TestHub;
 
 const PASSWORD: &str = "dashboards test password";
 
-const DASHBOARDS: [&str; 7] = [
+const DASHBOARDS: [&str; 8] = [
     "overview",
     "layout",
     "volume",
     "staff",
     "satisfaction",
     "completeness",
+    "demo",
     "platform",
 ];
 
@@ -236,9 +237,11 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
     let regions = table(&b, "density-map").await.unwrap();
     let mut provinces: Vec<&str> = regions.iter().map(|r| r["code"].as_str()).collect();
     provinces.sort();
+    // Fujian has no platform: it is listed because the firms served (all in Fuzhou) are
+    // located there, every one of them served from another province.
     assert_eq!(
         provinces,
-        ["110000", "330000", "440000", "510000"],
+        ["110000", "330000", "350000", "440000", "510000"],
         "{regions:#?}"
     );
     for province in ["110000", "330000", "440000", "510000"] {
@@ -266,6 +269,20 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
             assert_eq!(r["missing_functions"], "0", "{r:?}");
         }
     }
+    let firms_all: BTreeSet<u32> = seed
+        .records_where(|_| true)
+        .iter()
+        .map(|r| r.enterprise)
+        .collect();
+    let fujian = row(&regions, "code", "350000");
+    assert_eq!(fujian["active_platforms"], "0", "{fujian:?}");
+    assert_eq!(fujian["smes"], "无数据", "{fujian:?}");
+    assert_eq!(
+        fujian["firms_located"],
+        int(firms_all.len() as u64),
+        "{fujian:?}"
+    );
+    assert_eq!(fujian["inflow_share"], "100%", "{fujian:?}");
     let headline = table(&b, "headline").await.unwrap();
     let active_all = seed.platforms.len() as u64;
     assert_eq!(
@@ -281,11 +298,6 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
         int(smes_all),
         "{headline:#?}"
     );
-    let firms_all: BTreeSet<u32> = seed
-        .records_where(|_| true)
-        .iter()
-        .map(|r| r.enterprise)
-        .collect();
     assert_eq!(
         row(&headline, "code", "enterprises_reached")["value"],
         int(firms_all.len() as u64)
@@ -473,6 +485,42 @@ async fn a_planner_reads_every_dashboard_in_a_real_browser() {
     assert!(
         notes.contains("priority = 100"),
         "the formula is shown: {notes}"
+    );
+
+    // --- demo candidates: every platform assessed, its gates and score components ---
+    open(&b, &base, "#/demo").await.unwrap();
+    let scores = table(&b, "scores").await.unwrap();
+    let listed: BTreeSet<&str> = scores.iter().map(|r| r["credit_code"].as_str()).collect();
+    let all: BTreeSet<&str> = seed.platforms.iter().map(|p| p.code.as_str()).collect();
+    assert_eq!(listed, all, "{scores:#?}");
+    let parts = table(&b, "components").await.unwrap();
+    for p in &seed.platforms {
+        let r = row(&parts, "credit_code", &p.code);
+        if p.records.is_empty() {
+            assert_eq!(r["satisfaction_value"], "无数据", "{r:?}");
+            assert_eq!(r["tier"], "未达基本条件", "{r:?}");
+            continue;
+        }
+        let satisfied = count(p.records.iter().filter(|r| r.enterprise % 5 + 1 >= 4));
+        assert_eq!(
+            r["satisfaction_value"],
+            pct(satisfied as f64 / p.records.len() as f64),
+            "{r:?}"
+        );
+        assert_eq!(r["functions_value"], "100%", "every function served: {r:?}");
+    }
+    let gates = table(&b, "gates").await.unwrap();
+    assert_eq!(gates.len(), seed.platforms.len(), "{gates:#?}");
+    let never = seed
+        .platforms
+        .iter()
+        .find(|p| p.records.is_empty())
+        .unwrap();
+    assert!(
+        row(&gates, "credit_code", &never.code)
+            .values()
+            .any(|v| v.starts_with("无数据")),
+        "a platform that never reported has gates without data"
     );
 
     // --- platform drill-down: pick Shenzhen's platform, read its months ---

@@ -2,6 +2,7 @@
 // (analytic, view), the request and the table made of its answer.
 
 import type { Ctx } from "./context";
+import { demoUrl, demoViews } from "./demo";
 import { layoutUrl, layoutViews } from "./layout";
 import {
   completenessUrl,
@@ -30,5 +31,6 @@ export const CATALOGUE: Record<string, Analytic> = {
   staff: { url: staffUrl, views: staffViews },
   completeness: { url: completenessUrl, views: completenessViews },
   platforms: { url: platformsUrl, views: platformViews },
+  demo_candidates: { url: demoUrl, views: demoViews },
   history: { url: historyUrl, views: historyViews },
 };

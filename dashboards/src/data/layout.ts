@@ -23,6 +23,9 @@ interface LayoutRow {
   platforms_reported: number;
   platforms_with_records: number;
   functions_without_provider: number[];
+  firms_located: number;
+  firms_served_from_elsewhere: number;
+  inflow_share: number | null;
   coverage: Coverage;
 }
 interface Priority {
@@ -66,6 +69,9 @@ function regionRow(r: LayoutRow): Row {
     functions_without_provider: reported
       ? r.functions_without_provider.map((f) => label(FUNCTIONS, String(f))).join("、") || "—"
       : null,
+    firms_located: r.firms_located,
+    firms_served_from_elsewhere: r.firms_served_from_elsewhere,
+    inflow_share: r.inflow_share,
     coverage: covered(r.coverage),
   };
 }
@@ -84,6 +90,9 @@ function regions(v: LayoutView, ctx: Ctx): Table {
       { key: "reach", label: "reach", kind: "pct" },
       { key: "missing_functions", label: "missing_functions", kind: "int" },
       { key: "functions_without_provider", label: "functions_without_provider", kind: "text" },
+      { key: "firms_located", label: "firms_located", kind: "int" },
+      { key: "firms_served_from_elsewhere", label: "firms_served_from_elsewhere", kind: "int" },
+      { key: "inflow_share", label: "inflow_share", kind: "pct" },
       { key: "coverage", label: "monthly_reports", kind: "text" },
     ],
     rows: v.rows.map(regionRow),

@@ -45,6 +45,7 @@ pub const CATALOGUE: &[AnalyticSpec] = &[
                     "enterprises_reached",
                     "reach",
                     "missing_functions",
+                    "inflow_share",
                 ],
                 region_keyed: REGIONAL,
             },
@@ -169,6 +170,34 @@ pub const CATALOGUE: &[AnalyticSpec] = &[
         filters: &["region"],
     },
     AnalyticSpec {
+        name: "demo_candidates",
+        views: &[
+            ViewSpec {
+                name: "summary",
+                metrics: &["value"],
+                region_keyed: Some(false),
+            },
+            ViewSpec {
+                name: "candidates",
+                metrics: &["score"],
+                region_keyed: Some(false),
+            },
+            ViewSpec {
+                name: "gates",
+                metrics: &[],
+                region_keyed: Some(false),
+            },
+            ViewSpec {
+                name: "components",
+                metrics: &[],
+                region_keyed: Some(false),
+            },
+        ],
+        by: &[],
+        period_kinds: &["month"],
+        filters: &["region", "level", "tier"],
+    },
+    AnalyticSpec {
         name: "history",
         views: &[ViewSpec {
             name: "periods",
@@ -207,4 +236,5 @@ pub(super) const DEFAULT_KEYS: &[&str] = &[
     "industry",
     "enterprise_size",
     "level",
+    "tier",
 ];

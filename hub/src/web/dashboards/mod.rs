@@ -273,6 +273,10 @@ impl Checker<'_> {
             let ok = match key.as_str() {
                 "by" => analytic.by.contains(&value.as_str()),
                 "period_kind" => analytic.period_kinds.contains(&value.as_str()),
+                "tier" => {
+                    analytic.filters.contains(&"tier")
+                        && matches!(value.as_str(), "all" | "basic" | "national")
+                }
                 k if DEFAULT_KEYS.contains(&k) => analytic.filters.contains(&k),
                 _ => {
                     return Err(self.err(
@@ -288,6 +292,7 @@ impl Checker<'_> {
                 let accepted = match key.as_str() {
                     "by" => analytic.by.join(", "),
                     "period_kind" => analytic.period_kinds.join(", "),
+                    "tier" if analytic.filters.contains(&"tier") => "all, basic, national".into(),
                     _ => format!("(the analytic takes: {})", analytic.filters.join(", ")),
                 };
                 return Err(self.err(

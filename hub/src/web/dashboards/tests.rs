@@ -156,6 +156,7 @@ fn the_shipped_definitions_load() {
         "staff",
         "satisfaction",
         "completeness",
+        "demo",
         "platform",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
