@@ -207,8 +207,14 @@ check_login() {
 }
 check_login planner "$planner_pw"
 check_login gd-coordinator "$coordinator_pw"
+# The dashboards' page and its bundle are served by the hub itself.
+page=$(curl -sS --fail-with-body --cacert "$ca_cert" "$web_url/") \
+  || { echo "the dashboards' page at $web_url/ failed: $page (run scripts/dashboards.sh)" >&2; exit 1; }
+bundle=$(printf '%s' "$page" | sed -n 's|.*src="\(/assets/app-[^"]*\.js\)".*|\1|p' | head -1)
+[ -n "$bundle" ] && curl -sS --fail --cacert "$ca_cert" -o /dev/null "$web_url$bundle" \
+  || { echo "the dashboards' bundle is not served at $web_url$bundle" >&2; exit 1; }
 echo
-echo "== web service: $web_url/ (API /api/v1/, OpenAPI /api/v1/openapi.json; dashboards: not built yet)"
+echo "== web service: $web_url/ (dashboards: open it in a browser; API /api/v1/, OpenAPI /api/v1/openapi.json)"
 echo "  planner (national):       planner / $planner_pw"
 echo "  coordinator (440000 广东): gd-coordinator / $coordinator_pw"
 echo "  the hub's CA certificate (trust it in the browser or with curl --cacert): $ca_cert"

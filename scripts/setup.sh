@@ -20,6 +20,11 @@ command -v lintian >/dev/null 2>&1 || apt_packages+=(lintian)
 command -v readelf >/dev/null 2>&1 || apt_packages+=(binutils)
 command -v python3 >/dev/null 2>&1 || apt_packages+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+# The dashboards' browser test (tests/tests/dashboards.rs): Debian's Chromium and its
+# chromedriver, and CJK fonts so Chinese labels render (and show in the screenshots).
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+[ -x /usr/bin/chromedriver ] || apt_packages+=(chromium-driver)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || apt_packages+=(fonts-noto-cjk)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "== installing with apt: ${apt_packages[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -44,6 +49,9 @@ if [ ! -x "$root_dir/node_modules/.bin/buf" ]; then
   echo "== installing npm packages (package-lock.json)"
   (cd "$root_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The dashboards' front end (TypeScript, ECharts 6, esbuild), which the hub serves.
+"$root_dir/scripts/dashboards.sh"
 
 # A current ClickHouse release for the SQL check of test.sh (scripts/sql_check.py): chDB, the
 # ClickHouse engine in-process, from PyPI. Pinned; about 180 MB to download and 560 MB

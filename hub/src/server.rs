@@ -52,6 +52,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("cannot start the ingestion thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Site(#[from] crate::web::site::SiteError),
 }
 
 /// A running hub. Dropping it does not stop it; call [`RunningHub::shutdown`].
@@ -163,6 +165,15 @@ pub fn load_or_init_ca(cfg: &HubConfig) -> Result<CertificateAuthority, ServeErr
 
 /// Starts the hub described by `cfg`.
 pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
+    // The dashboard definitions are checked before anything starts: a wrong one stops the hub.
+    let exe = std::env::current_exe().ok();
+    let site_dir = crate::web::site::Site::locate(&cfg.web.dashboards, exe.as_deref())?;
+    let site = crate::web::site::Site::load(site_dir.as_deref())?;
+    if let Some(dir) = &site.dir {
+        let (bytes, code) = site.sizes();
+        tracing::info!(dir = %dir.display(), dashboards = site.dashboards.dashboards.len(),
+            built = site.is_built(), bytes, code_bytes = code, "dashboards loaded");
+    }
     let ca = load_or_init_ca(cfg)?;
     let (embedded, url) = if cfg.clickhouse.url.is_empty() {
         let dir = cfg.data_dir.join("clickhouse");
@@ -305,6 +316,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         allowed_origins: cfg.web.allowed_origins.clone(),
         max_upload_bytes: cfg.web.max_upload_bytes,
         reopen_days: cfg.periods.reopen_days,
+        dashboards: site.dashboards.clone(),
         demo: cfg.demo.clone(),
         audit,
         instance: format!("{}:{}", hostname(), std::process::id()),
@@ -314,8 +326,12 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         source,
     };
     let web_listener = TcpListener::bind(cfg.web.listen).await.map_err(bind_web)?;
-    let web =
-        WebServer::spawn(web_listener, web_tls, crate::web::api::router(api)).map_err(bind_web)?;
+    let web = WebServer::spawn(
+        web_listener,
+        web_tls,
+        crate::web::api::router(api).merge(crate::web::site::router(site)),
+    )
+    .map_err(bind_web)?;
     let web_host = if cfg.web.listen.ip().is_unspecified() {
         cfg.pki
             .server_names

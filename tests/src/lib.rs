@@ -24,6 +24,8 @@ use tonic::transport::Channel;
 pub use sme_proto::fixtures;
 
 pub mod agent;
+pub mod browser;
+pub mod dashboard;
 pub mod load;
 pub mod process;
 pub mod readme;

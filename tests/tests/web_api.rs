@@ -158,6 +158,7 @@ async fn web_api_sessions_scope_and_freshness() {
     let routes: Vec<(Method, String)> = vec![
         (Method::DELETE, "/api/v1/session".into()),
         (Method::GET, "/api/v1/me".into()),
+        (Method::GET, "/api/v1/dashboards".into()),
         (Method::GET, "/api/v1/completeness?period=2026-M05".into()),
         (Method::GET, "/api/v1/calendar".into()),
         (Method::GET, "/api/v1/reopenings".into()),

@@ -34,6 +34,9 @@ pub struct WebConfig {
     pub max_login_failures_per_address: u32,
     /// Largest registry file accepted by upload, bytes.
     pub max_upload_bytes: usize,
+    /// Folder with the dashboards' `definitions/` and built `dist/`; empty: `dashboards/`
+    /// beside the binary, else the source tree's (see `web::site`).
+    pub dashboards: String,
 }
 
 impl Default for WebConfig {
@@ -48,6 +51,7 @@ impl Default for WebConfig {
             max_login_failures_per_account: 5,
             max_login_failures_per_address: 20,
             max_upload_bytes: 20 * 1024 * 1024,
+            dashboards: String::new(),
         }
     }
 }

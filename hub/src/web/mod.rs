@@ -25,8 +25,10 @@ use tokio::task::JoinHandle;
 use crate::store::Store;
 
 pub mod api;
+pub mod dashboards;
 pub mod listener;
 pub mod metrics;
+pub mod site;
 
 pub use metrics::Metrics;
 

@@ -48,6 +48,8 @@ pub struct ApiInner {
     pub max_upload_bytes: usize,
     /// Default length of a reopening, days.
     pub reopen_days: u32,
+    /// The checked dashboard definitions.
+    pub dashboards: Arc<crate::web::dashboards::Dashboards>,
     /// Gates and weights of the demo-platform candidates.
     pub demo: crate::config::DemoConfig,
     /// The web audit.

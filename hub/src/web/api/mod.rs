@@ -14,11 +14,13 @@
 //! | `POST /api/v1/registry/imports` | coordinators (platforms of their region), admins |
 //! | `POST /api/v1/sme-counts/imports` | planners, admins |
 //! | `GET /api/v1/analytics/layout`, `/analytics/staff`, `/analytics/demo-candidates`, `/analytics/platforms/{id}/history` | every role, within scope |
+//! | `GET /api/v1/dashboards` (the dashboard definitions) | every role |
 //! | `GET /api/v1/openapi.json` | anyone, no login |
 
 pub mod analytics_views;
 pub mod audit;
 pub mod auth;
+pub mod definitions;
 pub mod problem;
 pub mod registry;
 pub mod reporting;
@@ -53,12 +55,14 @@ use problem::ApiError;
         analytics_views::layout, analytics_views::staff, analytics_views::platform_history,
         analytics_views::demo_candidates,
         services::volume, services::satisfaction,
+        definitions::dashboards,
     ),
     tags(
         (name = "session", description = "Login and logout"),
         (name = "reporting", description = "Completeness, calendar, reopenings"),
         (name = "registry", description = "Platforms and reference data"),
         (name = "analytics", description = "The figures of domain §7, within your scope"),
+        (name = "dashboards", description = "The dashboard definitions the web pages are drawn from"),
     )
 )]
 pub struct ApiDoc;
@@ -71,6 +75,7 @@ pub fn router(state: ApiState) -> Router {
             post(session::login).delete(session::logout),
         )
         .route("/api/v1/me", get(session::me))
+        .route("/api/v1/dashboards", get(definitions::dashboards))
         .route("/api/v1/completeness", get(reporting::completeness))
         .route("/api/v1/calendar", get(reporting::calendar))
         .route(
