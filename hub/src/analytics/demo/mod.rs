@@ -226,8 +226,8 @@ pub async fn candidates(
 ) -> Result<DemoView, ViewError> {
     let (first, last) = super::layout::window(filter.to());
     let before_first = back(first, 12);
-    let months = narrowed(scope, filter, first, last)?;
-    let two_years = narrowed(scope, filter, before_first, last)?;
+    let months = filter.over(first, last)?;
+    let two_years = filter.over(before_first, last)?;
     let last_quarter = {
         let q = last
             .within(PeriodKind::Quarter)
@@ -238,7 +238,7 @@ pub async fn candidates(
             q.previous().expect("a quarter before")
         }
     };
-    let quarters = narrowed(scope, filter, back(last_quarter, 3), last_quarter)?;
+    let quarters = filter.over(back(last_quarter, 3), last_quarter)?;
     let last_year = {
         let y = last.within(PeriodKind::Year).expect("a month is in a year");
         if y.months().last() == Some(&last) {
@@ -247,7 +247,7 @@ pub async fn candidates(
             y.previous().expect("a year before")
         }
     };
-    let year = narrowed(scope, filter, last_year, last_year)?;
+    let year = filter.over(last_year, last_year)?;
     let last_day = last.last_day().to_string();
 
     let mut reg = Sql::new(&format!(
@@ -503,16 +503,6 @@ pub async fn candidates(
         config: config.clone(),
         formula: FORMULA,
     })
-}
-
-/// `filter`'s region, level and calendar over the periods `first`..=`last`.
-fn narrowed(
-    _scope: &Scope,
-    filter: &Filter,
-    first: Period,
-    last: Period,
-) -> Result<Filter, ViewError> {
-    Ok(filter.over(first, last)?)
 }
 
 fn back(mut p: Period, n: usize) -> Period {

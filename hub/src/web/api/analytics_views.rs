@@ -46,6 +46,17 @@ pub fn view_error(e: ViewError, field: &str) -> ApiError {
     }
 }
 
+/// The query's filter, checked against the caller's scope, with the hub's calendar.
+fn parse_filter(
+    state: &ApiState,
+    caller: &Caller,
+    params: &FilterParams,
+) -> Result<Filter, ApiError> {
+    Ok(Filter::parse(params, &caller.scope)
+        .map_err(|e| view_error(e.into(), "region"))?
+        .with_calendar(&state.calendar))
+}
+
 /// Staff and basic conditions (W101–W103), degree-share distribution and service-revenue
 /// share by region; quarterly or annual periods.
 #[utoipa::path(get, path = "/api/v1/analytics/staff", tag = "analytics", params(FilterParams),
@@ -60,9 +71,7 @@ pub async fn staff(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<StaffView>, ApiError> {
-    let filter = Filter::parse(&params, &caller.scope)
-        .map_err(|e| view_error(e.into(), "region"))?
-        .with_calendar(&state.calendar);
+    let filter = parse_filter(&state, &caller, &params)?;
     staff::staff(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
@@ -85,9 +94,7 @@ pub async fn platform_history(
     Path(credit_code): Path<String>,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<PlatformHistory>, ApiError> {
-    let filter = Filter::parse(&params, &caller.scope)
-        .map_err(|e| view_error(e.into(), "region"))?
-        .with_calendar(&state.calendar);
+    let filter = parse_filter(&state, &caller, &params)?;
     platform::history(
         &state.store,
         &state.calendar,
@@ -114,9 +121,7 @@ pub async fn layout(
     caller: Caller,
     Q(params): Q<FilterParams>,
 ) -> Result<Json<LayoutView>, ApiError> {
-    let filter = Filter::parse(&params, &caller.scope)
-        .map_err(|e| view_error(e.into(), "region"))?
-        .with_calendar(&state.calendar);
+    let filter = parse_filter(&state, &caller, &params)?;
     layout::layout(&state.store, &caller.scope, &filter)
         .await
         .map(Json)
@@ -184,9 +189,7 @@ pub async fn demo_candidates(
         level: q.level,
         ..FilterParams::default()
     };
-    let filter = Filter::parse(&params, &caller.scope)
-        .map_err(|e| view_error(e.into(), "region"))?
-        .with_calendar(&state.calendar);
+    let filter = parse_filter(&state, &caller, &params)?;
     demo::candidates(
         &state.store,
         &state.calendar,
