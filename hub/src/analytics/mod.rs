@@ -27,7 +27,7 @@ pub mod layout;
 pub mod platform;
 pub mod satisfaction;
 pub mod scope;
-mod sql;
+pub(crate) mod sql;
 pub mod staff;
 pub mod volume;
 

@@ -64,13 +64,15 @@ pub struct SatisfactionView {
     pub rate_change: Option<f64>,
 }
 
+/// Satisfaction counts of one key (see [`sums_sql`]); `score` = 5 × very satisfied + … + 1
+/// × very dissatisfied.
 #[derive(Row, Deserialize)]
-struct Sums {
-    key: String,
-    responses: u64,
-    satisfied: u64,
-    score: u64,
-    reported: u64,
+pub(crate) struct Sums {
+    pub(crate) key: String,
+    pub(crate) responses: u64,
+    pub(crate) satisfied: u64,
+    pub(crate) score: u64,
+    pub(crate) reported: u64,
 }
 
 #[derive(Row, Deserialize)]
@@ -151,6 +153,25 @@ fn empty(key: &str) -> SatisfactionRow {
     }
 }
 
+/// The satisfaction sections of the current reports summed per `key` (an expression over the
+/// facts' `region_code`, `platform_id`, `period`), as [`Sums`] ordered by key: the view and
+/// the exports by area.
+pub(crate) fn sums_sql(scope: &Scope, filter: &Filter, key: &str) -> Sql {
+    let mut q = Sql::new(&format!(
+        "SELECT {key} AS key,
+                sum(sat_very_satisfied + sat_satisfied + sat_neutral + sat_dissatisfied
+                    + sat_very_dissatisfied) AS responses,
+                sum(sat_very_satisfied + sat_satisfied) AS satisfied,
+                sum(5 * sat_very_satisfied + 4 * sat_satisfied + 3 * sat_neutral
+                    + 2 * sat_dissatisfied + sat_very_dissatisfied) AS score,
+                toUInt64(count()) AS reported
+         FROM ("
+    ));
+    q.append(sql::current_facts(scope, filter))
+        .push(") AS cur WHERE has_satisfaction = 1 GROUP BY key ORDER BY key");
+    q
+}
+
 /// The rows keyed `by` (one `'total'` row without), each with its score sum (5 × very
 /// satisfied + … + 1 × very dissatisfied).
 async fn sums(
@@ -164,25 +185,8 @@ async fn sums(
         Some(SatisfactionBy::Period) => "period".to_owned(),
         None => "'total'".to_owned(),
     };
-    let key = key_of("region_code");
-    let mut q = Sql::new(&format!(
-        "SELECT {key} AS key,
-                sum(sat_very_satisfied + sat_satisfied + sat_neutral + sat_dissatisfied
-                    + sat_very_dissatisfied) AS responses,
-                sum(sat_very_satisfied + sat_satisfied) AS satisfied,
-                sum(5 * sat_very_satisfied + 4 * sat_satisfied + 3 * sat_neutral
-                    + 2 * sat_dissatisfied + sat_very_dissatisfied) AS score,
-                toUInt64(count()) AS reported
-         FROM ("
-    ));
-    q.append(sql::current_facts(scope, filter))
-        .push(") AS cur WHERE has_satisfaction = 1 GROUP BY key ORDER BY key");
-    let mut e = Sql::new(&format!(
-        "SELECT {} AS key, count() AS n FROM (",
-        key_of("cur_region")
-    ));
-    e.append(sql::expected_platforms(scope, filter))
-        .push(") AS e GROUP BY key");
+    let q = sums_sql(scope, filter, &key_of("region_code"));
+    let e = sql::expected_by(scope, filter, &key_of("cur_region"));
     let (sums, expected) = tokio::try_join!(
         q.fetch::<Sums>(store, "satisfaction"),
         e.fetch::<Count>(store, "satisfaction expected"),

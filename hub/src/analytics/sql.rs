@@ -101,6 +101,20 @@ impl Sql {
         q
     }
 
+    /// Streams the rows (exports): nothing is collected, so memory stays that of one block.
+    /// `what` names the query in errors; the caller bounds the wait for each row.
+    pub(crate) fn cursor<T: clickhouse::Row>(
+        &self,
+        store: &Store,
+        what: &str,
+    ) -> Result<clickhouse::query::RowCursor<T>, StoreError> {
+        let query = self.query(store);
+        crate::store::statements::query::<T>(&query);
+        query
+            .fetch::<T>()
+            .map_err(|e| StoreError::from_client(what, e))
+    }
+
     /// Runs the query; `what` names it in errors.
     pub(crate) async fn fetch<T: RowOwned + RowRead>(
         &self,
@@ -291,6 +305,16 @@ pub(crate) fn expected_platforms(scope: &Scope, filter: &Filter) -> Sql {
         sql.push(" AND cur_level = ").str(level.as_str());
     }
     sql
+}
+
+/// `SELECT key, count() AS n … GROUP BY key` over the expected platforms of the filter
+/// ([`expected_platforms`]), `key` an expression over `cur_region`, `credit_code`, `period`:
+/// the expected reports of every key, the same in every view and export.
+pub(crate) fn expected_by(scope: &Scope, filter: &Filter, key: &str) -> Sql {
+    let mut e = Sql::new(&format!("SELECT {key} AS key, count() AS n FROM ("));
+    e.append(expected_platforms(scope, filter))
+        .push(") AS e GROUP BY key ORDER BY key");
+    e
 }
 
 /// The column that groups a region one level below `region`: provinces under the country,

@@ -93,25 +93,48 @@ pub struct StaffView {
     pub total: StaffRow,
 }
 
-#[derive(Row, Deserialize)]
-struct Sums {
-    key: String,
-    reported: u64,
-    with_staff: u64,
-    prof_total: u64,
-    degree_total: u64,
-    b_none: u64,
-    b0: u64,
-    b25: u64,
-    b50: u64,
-    b75: u64,
-    w101: u64,
-    fin_assessed: u64,
-    w102: u64,
-    disc_assessed: u64,
-    w103: u64,
-    service_rev: i64,
-    total_rev: i64,
+/// Staff and basic-condition counts of one key (see [`sums_sql`]).
+#[derive(Row, Deserialize, Clone, Default, Debug)]
+pub(crate) struct Sums {
+    pub(crate) key: String,
+    pub(crate) reported: u64,
+    pub(crate) with_staff: u64,
+    pub(crate) prof_total: u64,
+    pub(crate) degree_total: u64,
+    pub(crate) b_none: u64,
+    pub(crate) b0: u64,
+    pub(crate) b25: u64,
+    pub(crate) b50: u64,
+    pub(crate) b75: u64,
+    pub(crate) w101: u64,
+    pub(crate) fin_assessed: u64,
+    pub(crate) w102: u64,
+    pub(crate) disc_assessed: u64,
+    pub(crate) w103: u64,
+    pub(crate) service_rev: i64,
+    pub(crate) total_rev: i64,
+}
+
+impl Sums {
+    /// Adds another key's counts (each report has one key, so the counts add up).
+    pub(crate) fn add(&mut self, r: &Sums) {
+        self.reported += r.reported;
+        self.with_staff += r.with_staff;
+        self.prof_total += r.prof_total;
+        self.degree_total += r.degree_total;
+        self.b_none += r.b_none;
+        self.b0 += r.b0;
+        self.b25 += r.b25;
+        self.b50 += r.b50;
+        self.b75 += r.b75;
+        self.w101 += r.w101;
+        self.fin_assessed += r.fin_assessed;
+        self.w102 += r.w102;
+        self.disc_assessed += r.disc_assessed;
+        self.w103 += r.w103;
+        self.service_rev += r.service_rev;
+        self.total_rev += r.total_rev;
+    }
 }
 
 #[derive(Row, Deserialize)]
@@ -122,16 +145,7 @@ struct Count {
 
 /// Staff and basic conditions under `filter` (quarterly or annual), by region.
 pub async fn staff(store: &Store, scope: &Scope, filter: &Filter) -> Result<StaffView, ViewError> {
-    if filter.kind() == PeriodKind::Month {
-        return Err(FilterError::Invalid {
-            parameter: "from",
-            value: filter.from().to_string(),
-            reason: "staff, finance and disclosures are in quarterly and annual reports only; \
-                     use e.g. from=2026-Q1 or from=2026-A"
-                .to_owned(),
-        }
-        .into());
-    }
+    check_kind(filter)?;
     let child = sql::child_region_expr(filter.region(), "cur_region");
     let (rows, expected) = tokio::try_join!(
         sums(store, scope, filter, &child),
@@ -141,22 +155,7 @@ pub async fn staff(store: &Store, scope: &Scope, filter: &Filter) -> Result<Staf
     // Each report has one region: the total adds the rows up.
     let mut total = empty("total");
     for r in &rows {
-        total.reported += r.reported;
-        total.with_staff += r.with_staff;
-        total.prof_total += r.prof_total;
-        total.degree_total += r.degree_total;
-        total.b_none += r.b_none;
-        total.b0 += r.b0;
-        total.b25 += r.b25;
-        total.b50 += r.b50;
-        total.b75 += r.b75;
-        total.w101 += r.w101;
-        total.fin_assessed += r.fin_assessed;
-        total.w102 += r.w102;
-        total.disc_assessed += r.disc_assessed;
-        total.w103 += r.w103;
-        total.service_rev += r.service_rev;
-        total.total_rev += r.total_rev;
+        total.add(r);
     }
 
     let mut out: Vec<StaffRow> = rows
@@ -183,6 +182,20 @@ pub async fn staff(store: &Store, scope: &Scope, filter: &Filter) -> Result<Staf
     })
 }
 
+/// Refuses monthly filters, naming `from`: the sections are quarterly and annual.
+pub(crate) fn check_kind(filter: &Filter) -> Result<(), FilterError> {
+    if filter.kind() == PeriodKind::Month {
+        return Err(FilterError::Invalid {
+            parameter: "from",
+            value: filter.from().to_string(),
+            reason: "staff, finance and disclosures are in quarterly and annual reports only; \
+                     use e.g. from=2026-Q1 or from=2026-A"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 fn condition(meeting: u64, assessed: u64) -> Condition {
     Condition {
         meeting,
@@ -191,7 +204,8 @@ fn condition(meeting: u64, assessed: u64) -> Condition {
     }
 }
 
-fn row(s: Sums, expected: u64) -> StaffRow {
+/// The published row of `s` with `expected` reports.
+pub(crate) fn row(s: Sums, expected: u64) -> StaffRow {
     let counts = [s.b_none, s.b0, s.b25, s.b50, s.b75];
     StaffRow {
         coverage: Coverage {
@@ -245,6 +259,15 @@ async fn sums(
     filter: &Filter,
     key: &str,
 ) -> Result<Vec<Sums>, ViewError> {
+    Ok(sums_sql(scope, filter, key)
+        .fetch(store, "staff and basic conditions")
+        .await?)
+}
+
+/// The staff, finance and disclosure sections of the current reports summed per `key` (an
+/// expression over `cur_region`, `platform_id`, `period`), as [`Sums`] ordered by key: the
+/// view and the exports by area.
+pub(crate) fn sums_sql(scope: &Scope, filter: &Filter, key: &str) -> Sql {
     let mut q = Sql::new(&format!(
         "SELECT {key} AS key, toUInt64(count()) AS reported,
                 toUInt64(countIf(hs = 1)) AS with_staff,
@@ -283,7 +306,7 @@ async fn sums(
         ],
     ))
     .push(") AS cur GROUP BY key ORDER BY key");
-    Ok(q.fetch(store, "staff and basic conditions").await?)
+    q
 }
 
 async fn expected(
@@ -292,9 +315,7 @@ async fn expected(
     filter: &Filter,
     child: &str,
 ) -> Result<HashMap<String, u64>, ViewError> {
-    let mut e = Sql::new(&format!("SELECT {child} AS key, count() AS n FROM ("));
-    e.append(sql::expected_platforms(scope, filter))
-        .push(") AS e GROUP BY key");
+    let e = sql::expected_by(scope, filter, child);
     Ok(e.fetch::<Count>(store, "staff expected")
         .await?
         .into_iter()

@@ -111,18 +111,21 @@ pub struct VolumeView {
     pub records: RecordCoverage,
 }
 
-#[derive(Row, Deserialize)]
-struct SumRow {
-    key: String,
-    services: u64,
-    free_services: u64,
-    revenue_fen: i64,
-    person_times: u64,
-    reported: u64,
+/// Volume figures of one key.
+#[derive(Row, Deserialize, Clone)]
+pub(crate) struct SumRow {
+    pub(crate) key: String,
+    pub(crate) services: u64,
+    pub(crate) free_services: u64,
+    pub(crate) revenue_fen: i64,
+    pub(crate) person_times: u64,
+    pub(crate) reported: u64,
 }
 
+/// One key's function slots (see [`slots_sql`]).
 #[derive(Row, Deserialize)]
-struct SlotRow {
+pub(crate) struct SlotRow {
+    pub(crate) key: String,
     present: Vec<u64>,
     services: Vec<u64>,
     free_services: Vec<u64>,
@@ -135,14 +138,42 @@ struct SlotRow {
     matched: u64,
 }
 
+impl SlotRow {
+    /// `(function 1–7, its figures)` of the functions with a section (only `only`, if
+    /// given); the row's key is the slot row's.
+    pub(crate) fn functions(&self, only: Option<u8>) -> Vec<(u8, SumRow)> {
+        let mut out = Vec::new();
+        for (i, &present) in self.present.iter().enumerate() {
+            let function = (i + 1) as u8;
+            if present == 0 || only.is_some_and(|f| f != function) {
+                continue;
+            }
+            let at = |v: &[u64]| v.get(i).copied().unwrap_or(0);
+            out.push((
+                function,
+                SumRow {
+                    key: self.key.clone(),
+                    services: at(&self.services),
+                    free_services: at(&self.free_services),
+                    revenue_fen: self.revenue_fen.get(i).copied().unwrap_or(0),
+                    person_times: at(&self.person_times),
+                    reported: present,
+                },
+            ));
+        }
+        out
+    }
+}
+
+/// One key of [`groups_sql`].
 #[derive(Row, Deserialize)]
-struct GroupRow {
-    key: String,
-    services: u64,
-    free_services: u64,
-    revenue_fen: i64,
-    person_times: u64,
-    reported: u64,
+pub(crate) struct GroupRow {
+    pub(crate) key: String,
+    pub(crate) services: u64,
+    pub(crate) free_services: u64,
+    pub(crate) revenue_fen: i64,
+    pub(crate) person_times: u64,
+    pub(crate) reported: u64,
     reports: u64,
     with_records: u64,
     records_omitted: u64,
@@ -183,11 +214,7 @@ pub async fn volume(
         VolumeBy::Period => "period".to_owned(),
         _ => "'total'".to_owned(),
     };
-    let mut exp = Sql::new(&format!(
-        "SELECT {expected_key} AS key, count() AS n FROM ("
-    ));
-    exp.append(sql::expected_platforms(scope, filter))
-        .push(") AS e GROUP BY key");
+    let exp = sql::expected_by(scope, filter, &expected_key);
     // The figures (one pass over the facts for the volume sections) and the registry's
     // expected reports are independent: run them side by side.
     let ((sums, coverage), expected) = tokio::try_join!(
@@ -285,13 +312,11 @@ fn volume_slot(filter: &Filter) -> (String, String) {
     }
 }
 
-/// Volume sections by region or period, and the coverage from the same pass (`'total'`).
-async fn volume_groups(
-    store: &Store,
-    scope: &Scope,
-    filter: &Filter,
-    key: &str,
-) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+/// The volume sections of the current reports summed per `key` (an expression over the facts'
+/// columns: `region_code`, `platform_id`, `period`), plus a `'total'` row with the record
+/// coverage: the one query behind the view by region or period and the exports by area.
+/// Columns as [`GroupRow`], ordered by key.
+pub(crate) fn groups_sql(scope: &Scope, filter: &Filter, key: &str) -> Sql {
     let (present, measure) = volume_slot(filter);
     let m = |col: &str| {
         if measure.is_empty() {
@@ -321,6 +346,17 @@ async fn volume_groups(
         ") AS cur
          ) AS v ARRAY JOIN [own_key, 'total'] AS k GROUP BY k ORDER BY k",
     );
+    q
+}
+
+/// Volume sections by region or period, and the coverage from the same pass (`'total'`).
+async fn volume_groups(
+    store: &Store,
+    scope: &Scope,
+    filter: &Filter,
+    key: &str,
+) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
+    let q = groups_sql(scope, filter, key);
     let rows: Vec<GroupRow> = q.fetch(store, "volume").await?;
     let mut coverage = CoverageRow::default();
     let mut sums = Vec::new();
@@ -356,40 +392,60 @@ async fn record_figures(
     by: VolumeBy,
     report_key: Option<String>,
 ) -> Result<Vec<SumRow>, StoreError> {
-    match report_key {
-        Some(key) => {
-            let mut q = Sql::new(&format!(
-                "SELECT {key} AS key, sum(arraySum(fs)) AS services,
-                        sum(arraySum(ff)) AS free_services, sum(arraySum(fe)) AS revenue_fen,
-                        sum(arraySum(fp)) AS person_times, toUInt64(count()) AS reported
-                 FROM ("
-            ));
-            q.append(filtered_records(scope, filter, "''"))
-                .push(") AS r WHERE length(fs) > 0 GROUP BY key ORDER BY key");
-            q.fetch(store, "volume from records").await
-        }
-        None => {
-            let key = match by {
-                VolumeBy::Function => "toString(fa)",
-                VolumeBy::Industry => "ia",
-                _ => "transform(za, [1, 2, 3], ['micro', 'small', 'medium'], '')",
-            };
-            // `occ = 1` marks the first entry of a key in a report: reports per key.
-            let mut q = Sql::new(
-                "SELECT k AS key, sum(s) AS services, sum(f) AS free_services,
-                        sum(e) AS revenue_fen, sum(p) AS person_times,
-                        toUInt64(countIf(occ = 1)) AS reported
-                 FROM (",
-            );
-            q.append(filtered_records(scope, filter, key)).push(
-                ") AS r
-                 ARRAY JOIN fs AS s, ff AS f, fe AS e, fp AS p, fk AS k,
-                            arrayEnumerateUniq(fk) AS occ
-                 GROUP BY k ORDER BY k",
-            );
-            q.fetch(store, "volume from records").await
-        }
-    }
+    let dim = match (&report_key, by) {
+        (Some(_), _) => None,
+        (None, by) => Some(by),
+    };
+    records_sql(scope, filter, report_key.as_deref(), dim)
+        .fetch(store, "volume from records")
+        .await
+}
+
+/// The volume counted from the current reports' service records ([`SumRow`]s ordered by key):
+/// per `area` (an expression over `region_code`, `platform_id`, `period`), per record key
+/// `dim` (function, industry or size of the served enterprise), or per both (`area|dim`).
+/// The view by industry or size and the exports by area share it.
+pub(crate) fn records_sql(
+    scope: &Scope,
+    filter: &Filter,
+    area: Option<&str>,
+    dim: Option<VolumeBy>,
+) -> Sql {
+    let Some(dim) = dim else {
+        let key = area.unwrap_or("'total'");
+        let mut q = Sql::new(&format!(
+            "SELECT {key} AS key, sum(arraySum(fs)) AS services,
+                    sum(arraySum(ff)) AS free_services, sum(arraySum(fe)) AS revenue_fen,
+                    sum(arraySum(fp)) AS person_times, toUInt64(count()) AS reported
+             FROM ("
+        ));
+        q.append(filtered_records(scope, filter, "''"))
+            .push(") AS r WHERE length(fs) > 0 GROUP BY key ORDER BY key");
+        return q;
+    };
+    let record_key = match dim {
+        VolumeBy::Function => "toString(fa)",
+        VolumeBy::Industry => "ia",
+        _ => "transform(za, [1, 2, 3], ['micro', 'small', 'medium'], '')",
+    };
+    let key = match area {
+        Some(a) => format!("concat({a}, '|', k)"),
+        None => "k".to_owned(),
+    };
+    // `occ = 1` marks the first entry of a key in a report: reports per key.
+    let mut q = Sql::new(&format!(
+        "SELECT {key} AS key, sum(s) AS services, sum(f) AS free_services,
+                sum(e) AS revenue_fen, sum(p) AS person_times,
+                toUInt64(countIf(occ = 1)) AS reported
+         FROM ("
+    ));
+    q.append(filtered_records(scope, filter, record_key)).push(
+        ") AS r
+         ARRAY JOIN fs AS s, ff AS f, fe AS e, fp AS p, fk AS k,
+                    arrayEnumerateUniq(fk) AS occ
+         GROUP BY key ORDER BY key",
+    );
+    q
 }
 
 /// `SELECT sumForEach(…)` over the seven function slots, as rows `"1"` … `"7"` (only the
@@ -399,21 +455,7 @@ async fn function_slots(
     scope: &Scope,
     filter: &Filter,
 ) -> Result<(Vec<SumRow>, CoverageRow), StoreError> {
-    let (present, _) = volume_slot(filter);
-    let mut q = Sql::new(&format!(
-        "SELECT sumForEach(vol_present) AS present, sumForEach(vol_services) AS services,
-                sumForEach(vol_free) AS free_services, sumForEach(vol_revenue_fen) AS revenue_fen,
-                sumForEach(vol_person_times) AS person_times,
-                toUInt64(count()) AS reports,
-                toUInt64(countIf(service_record_count > 0)) AS with_records,
-                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
-                toUInt64(uniqExactIf(platform_id, service_record_count > 0))
-                    AS platforms_with_records,
-                toUInt64(countIf({present})) AS matched
-         FROM ("
-    ));
-    q.append(sql::current_facts(scope, filter)).push(") AS cur");
-    let Some(slots) = q
+    let Some(slots) = slots_sql(scope, filter, "'total'")
         .fetch::<SlotRow>(store, "volume by function")
         .await?
         .into_iter()
@@ -422,23 +464,10 @@ async fn function_slots(
         return Ok((Vec::new(), CoverageRow::default()));
     };
     let mut rows = Vec::new();
-    for (i, &present) in slots.present.iter().enumerate() {
-        let function = i + 1;
-        if present == 0
-            || filter
-                .function()
-                .is_some_and(|f| usize::from(f) != function)
-        {
-            continue;
-        }
-        let at = |v: &[u64]| v.get(i).copied().unwrap_or(0);
+    for (function, row) in slots.functions(filter.function()) {
         rows.push(SumRow {
             key: function.to_string(),
-            services: at(&slots.services),
-            free_services: at(&slots.free_services),
-            revenue_fen: slots.revenue_fen.get(i).copied().unwrap_or(0),
-            person_times: at(&slots.person_times),
-            reported: present,
+            ..row
         });
     }
     let coverage = CoverageRow {
@@ -449,6 +478,28 @@ async fn function_slots(
         matched: slots.matched,
     };
     Ok((rows, coverage))
+}
+
+/// The seven function slots of the volume sections summed per `key` (an expression over the
+/// facts' columns; `'total'` for one row), as [`SlotRow`]s ordered by key: the view by
+/// function and the exports by area and function.
+pub(crate) fn slots_sql(scope: &Scope, filter: &Filter, key: &str) -> Sql {
+    let (present, _) = volume_slot(filter);
+    let mut q = Sql::new(&format!(
+        "SELECT {key} AS key, sumForEach(vol_present) AS present, sumForEach(vol_services) AS services,
+                sumForEach(vol_free) AS free_services, sumForEach(vol_revenue_fen) AS revenue_fen,
+                sumForEach(vol_person_times) AS person_times,
+                toUInt64(count()) AS reports,
+                toUInt64(countIf(service_record_count > 0)) AS with_records,
+                toUInt64(countIf(service_records_omitted = 1)) AS records_omitted,
+                toUInt64(uniqExactIf(platform_id, service_record_count > 0))
+                    AS platforms_with_records,
+                toUInt64(countIf({present})) AS matched
+         FROM ("
+    ));
+    q.append(sql::current_facts(scope, filter))
+        .push(") AS cur GROUP BY key ORDER BY key");
+    q
 }
 
 /// The current reports' service records under the filter's function, industry and size: per
