@@ -16,6 +16,7 @@ pub mod analytics;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod export;
 pub mod grpc;
 pub mod ingest;
 pub mod pki;

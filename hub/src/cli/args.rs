@@ -52,6 +52,9 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Export regional statistics (导出): CSV (UTF-8 with BOM), XLSX, SDMX-CSV 2.0 or NDJSON,
+    /// the same figures as the dashboards and the API, audited.
+    Export(Box<ExportArgs>),
     /// Reporting completeness and timeliness of a period by region, with the missing platforms.
     Completeness {
         /// Period: 2026-M05 (month), 2026-Q2 (quarter) or 2026-A (year).
@@ -61,6 +64,58 @@ pub enum Command {
         #[arg(long)]
         region: Option<String>,
     },
+}
+
+/// `sme-hub export`.
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// coverage, volume, staff, satisfaction, completeness, missing, demo (comma-separated;
+    /// several only for xlsx). Or `sdmx-structure` to write the SDMX-ML 3.0 structure file.
+    #[arg(long)]
+    pub statistics: String,
+    /// csv, xlsx, sdmx-csv or ndjson.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// First period, e.g. 2026-M01, 2026-Q1, 2026-A.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last period (same kind); default `--from`.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Region code; default the user's region (or the whole country).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Rows per province, prefecture, county or platform (default: one level below the region).
+    #[arg(long)]
+    pub level: Option<String>,
+    /// Volume only: also by function, industry or enterprise_size.
+    #[arg(long)]
+    pub breakdown: Option<String>,
+    /// Service function 1-7.
+    #[arg(long)]
+    pub function: Option<String>,
+    /// Industry section A-T of the served enterprise.
+    #[arg(long)]
+    pub industry: Option<String>,
+    /// micro, small or medium (served enterprise).
+    #[arg(long)]
+    pub enterprise_size: Option<String>,
+    /// Registry demonstration level: none, provincial_demo, national_demo.
+    #[arg(long)]
+    pub demo_level: Option<String>,
+    /// Header language: zh or en.
+    #[arg(long, default_value = "zh")]
+    pub lang: String,
+    /// Export as this web user (their role and region bound the export); default the hub's
+    /// operators (national).
+    #[arg(long = "as-user")]
+    pub as_user: Option<String>,
+    /// The file to write (default: a name from the request, in the current directory).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand)]

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod args;
+mod export;
 mod period;
 mod registry;
 mod serve;
@@ -46,6 +47,9 @@ pub fn run(cli: Cli, cfg: HubConfig) -> anyhow::Result<()> {
         }
         Command::Period { command } => run_admin(cfg, |cfg, store| {
             Box::pin(period::period_command(cfg, store, command))
+        }),
+        Command::Export(args) => run_admin(cfg, |cfg, store| {
+            Box::pin(export::export(cfg, store, *args))
         }),
         Command::Completeness { period, region } => run_admin(cfg, |cfg, store| {
             Box::pin(async move {

@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "report_facts: the current report's figures in one row, for the analytics",
         statements: &[REPORT_FACTS, REPORT_FACTS_BACKFILL],
     },
+    Migration {
+        version: 9,
+        name: "export audit",
+        statements: &[EXPORT_AUDIT],
+    },
 ];
 
 pub(crate) const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -376,6 +381,28 @@ const WEB_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.web_audit (
     path String,
     action String,
     status UInt16,
+    detail String,
+    hub_instance String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (at, at_nanos)";
+
+/// Every export and every refused export request (see `crate::export::audit`).
+const EXPORT_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.export_audit (
+    at DateTime,
+    at_nanos UInt32,
+    user_name String,
+    role String,
+    scope String,
+    channel String,
+    address String,
+    statistics String,
+    format String,
+    request String,
+    outcome String,
+    rows UInt64,
+    bytes UInt64,
+    sha256 String,
     detail String,
     hub_instance String
 ) ENGINE = MergeTree

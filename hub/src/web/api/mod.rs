@@ -14,6 +14,7 @@
 //! | `POST /api/v1/registry/imports` | coordinators (platforms of their region), admins |
 //! | `POST /api/v1/sme-counts/imports` | planners, admins |
 //! | `GET /api/v1/analytics/layout`, `/analytics/staff`, `/analytics/demo-candidates`, `/analytics/platforms/{id}/history` | every role, within scope |
+//! | `GET /api/v1/exports` (CSV, XLSX, SDMX-CSV, NDJSON downloads) | every role, within scope |
 //! | `GET /api/v1/dashboards` (the dashboard definitions) | every role |
 //! | `GET /api/v1/openapi.json` | anyone, no login |
 
@@ -21,6 +22,7 @@ pub mod analytics_views;
 pub mod audit;
 pub mod auth;
 pub mod definitions;
+pub mod exports;
 pub mod problem;
 pub mod registry;
 pub mod reporting;
@@ -53,7 +55,7 @@ use problem::ApiError;
         reporting::completeness, reporting::calendar, reporting::reopenings, reporting::reopen,
         registry::platforms, registry::platform, registry::registry_import, registry::sme_count_import,
         analytics_views::layout, analytics_views::staff, analytics_views::platform_history,
-        analytics_views::demo_candidates,
+        analytics_views::demo_candidates, exports::export,
         services::volume, services::satisfaction,
         definitions::dashboards,
     ),
@@ -95,6 +97,7 @@ pub fn router(state: ApiState) -> Router {
             post(registry::sme_count_import),
         )
         .route("/api/v1/analytics/layout", get(analytics_views::layout))
+        .route("/api/v1/exports", get(exports::export))
         .route("/api/v1/analytics/staff", get(analytics_views::staff))
         .route(
             "/api/v1/analytics/demo-candidates",
