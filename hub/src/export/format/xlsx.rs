@@ -24,6 +24,8 @@ pub(super) struct XlsxWriter {
     sheet: Option<usize>,
     row: u32,
     part: u32,
+    /// Rows per sheet, header included ([`MAX_SHEET_ROWS`]; smaller in tests).
+    sheet_rows: u32,
     schema: Option<Schema>,
     definitions: Vec<(&'static str, &'static str, &'static str)>,
     bold: CellFormat,
@@ -58,6 +60,7 @@ impl XlsxWriter {
             sheet: None,
             row: 0,
             part: 0,
+            sheet_rows: MAX_SHEET_ROWS,
             schema: None,
             definitions: Vec::new(),
             percent: CellFormat::new().set_num_format("0.00%"),
@@ -116,7 +119,7 @@ impl TableWriter for XlsxWriter {
     }
 
     fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError> {
-        if self.row >= MAX_SHEET_ROWS {
+        if self.row >= self.sheet_rows {
             self.new_sheet(schema)?;
         }
         let sum = row.kind.is_sum();
@@ -232,5 +235,85 @@ impl TableWriter for XlsxWriter {
         let path = dir.join("export.xlsx");
         self.book.save(&path).map_err(err)?;
         Ok(Some(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use calamine::Reader;
+
+    use super::*;
+    use crate::export::statistics;
+    use crate::export::table::RowKind;
+    use crate::export::{Level, Statistic};
+
+    fn cover() -> Cover {
+        Cover {
+            what: "服务量".into(),
+            region: "000000 全国".into(),
+            periods: "2026-M01".into(),
+            breakdown: "platform".into(),
+            filters: "—".into(),
+            data_as_of: "now".into(),
+            generated_at: "now".into(),
+            generated_by: "test".into(),
+            rows: vec![("volume".into(), 25)],
+        }
+    }
+
+    #[test]
+    fn a_sheet_past_the_row_limit_continues_on_the_next_with_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = XlsxWriter::new(Lang::Zh, dir.path()).unwrap();
+        w.sheet_rows = 10;
+        let schema = Schema {
+            statistic: Statistic::Volume,
+            periodic: true,
+            breakdown: None,
+            columns: statistics::volume_columns().to_vec(),
+            definitions: vec![("定义", "definition")],
+        };
+        w.begin(&schema).unwrap();
+        for i in 0..25u64 {
+            let row = Row {
+                kind: RowKind::Detail(Level::Province),
+                period: Some("2026-M01".parse().unwrap()),
+                region_code: format!("{:02}0000", 11 + i),
+                region_name: "某省".into(),
+                platform_id: None,
+                platform_name: None,
+                breakdown: None,
+                values: vec![
+                    Value::Count(i),
+                    Value::Count(0),
+                    Value::Count(i),
+                    Value::Number(0.0),
+                    Value::Fen(12_345),
+                    Value::Count(1),
+                    Value::Count(1),
+                    Value::Count(1),
+                ],
+                reported: true,
+            };
+            w.row(&schema, &row).unwrap();
+        }
+        let path = w.finish(&cover(), dir.path()).unwrap().unwrap();
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            ["说明", "服务量", "服务量 (2)", "服务量 (3)"]
+        );
+        let mut services = Vec::new();
+        for name in ["服务量", "服务量 (2)", "服务量 (3)"] {
+            let range = book.worksheet_range(name).unwrap();
+            let mut rows = range.rows();
+            assert_eq!(rows.next().unwrap()[0].to_string(), "行类型", "{name}");
+            for r in rows {
+                services.push(r[6].to_string());
+                assert_eq!(r[10].to_string(), "123.45");
+            }
+        }
+        let want: Vec<String> = (0..25).map(|i: u64| i.to_string()).collect();
+        assert_eq!(services, want, "every row once, in order");
     }
 }

@@ -1,14 +1,8 @@
-//! Exports against a real ClickHouse: every format read back by an independent parser (`csv`,
-//! `calamine`, `serde_json`) equals the analytics views' numbers for the same request,
-//! subtotals and totals included; Chinese text survives; SDMX-CSV follows its header and
-//! period rules with codes from the structure file; a request outside the scope is refused
-//! and audited, and every export is audited with its SHA-256.
-//!
-//! Data: 12 platforms in 2 provinces (11, 44) × 2 prefectures × 3 counties... one platform
-//! per county and two in 440305; months 2026-M01..M03; platform i reports every month but
-//! i = 4 misses M02; revisions for platform 0 in M01 (the later one counts).
-
-mod support;
+//! Every format read back by an independent parser (`csv`, `calamine`, `serde_json`) equals
+//! the analytics views' numbers for the same request, subtotals and totals included; Chinese
+//! text survives; SDMX-CSV follows its header and period rules with codes from the structure;
+//! a request outside the scope is refused and audited, and every export is audited with its
+//! SHA-256.
 
 use std::collections::HashMap;
 
@@ -17,169 +11,11 @@ use sha2::Digest;
 use sme_hub::analytics::satisfaction::{self, SatisfactionBy};
 use sme_hub::analytics::volume::{self, VolumeBy};
 use sme_hub::analytics::{Filter, Role, Scope};
-use sme_hub::config::DemoConfig;
-use sme_hub::export::output::Target;
-use sme_hub::export::{self, Engine, ExportParams, ExportRequest, Requester, Silent};
-use sme_hub::registry::{self, Division, Platform};
-use sme_hub::store::{AcceptedReport, Store};
-use sme_proto::credit_code::make_valid;
-use sme_proto::period::{Calendar, Period};
-use sme_proto::v1;
-use time::macros::{date, datetime};
+use sme_hub::export::{self, ExportRequest};
+use sme_hub::registry;
+use sme_proto::period::Calendar;
 
-const SERVER: &str = "hub-exports-tests";
-const COUNTIES: [&str; 6] = ["110101", "110102", "110105", "440305", "440306", "440403"];
-
-fn period(s: &str) -> Period {
-    s.parse().unwrap()
-}
-
-fn platforms() -> Vec<(String, &'static str)> {
-    let mut v: Vec<(String, &'static str)> = COUNTIES
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (make_valid(&format!("91{c}MA{i:07}")), *c))
-        .collect();
-    v.push((make_valid("91440305MA0000099"), "440305"));
-    v
-}
-
-fn report(pid: &str, per: &str, i: usize, revision: u32) -> v1::Report {
-    let mut r = sme_proto::fixtures::sample_report(pid, per);
-    r.revision = revision;
-    // Volumes without records (records would have to equal them): functions 1 and 3 or 6.
-    r.service_records.clear();
-    let n = (i as u64 + 1) * 10 + u64::from(revision) * 5;
-    r.volumes = vec![
-        v1::FunctionVolume {
-            function: 1,
-            services: n,
-            enterprises_served: 1,
-            free_services: n / 2,
-            revenue_fen: (n as i64) * 1234 + 7,
-            person_times: n * 2,
-        },
-        v1::FunctionVolume {
-            function: if i.is_multiple_of(2) { 3 } else { 6 },
-            services: 3 + i as u64,
-            enterprises_served: 1,
-            free_services: 1,
-            revenue_fen: 99,
-            person_times: 3,
-        },
-    ];
-    if let Some(s) = r.satisfaction.as_mut() {
-        s.very_satisfied = i as u64;
-        s.satisfied = 2;
-        s.neutral = 1;
-        s.dissatisfied = 0;
-        s.very_dissatisfied = 0;
-        s.responses = i as u64 + 3;
-    }
-    r
-}
-
-async fn data_set(test: &str) -> Store {
-    let store = support::fresh_store(SERVER, test).await;
-    registry::seed_divisions(&store).await.unwrap();
-    let prefectures = [
-        ("110100", "北京市市辖区"),
-        ("440300", "深圳市"),
-        ("440400", "珠海市"),
-    ];
-    let divisions: Vec<Division> = prefectures
-        .iter()
-        .map(|(c, n)| Division {
-            revision: 2023,
-            code: (*c).into(),
-            name: (*n).into(),
-            name_en: String::new(),
-        })
-        .collect();
-    registry::upsert_divisions(&store, &divisions, "test", datetime!(2025-12-01 0:00 UTC))
-        .await
-        .unwrap();
-    let list: Vec<Platform> = platforms()
-        .iter()
-        .enumerate()
-        .map(|(i, (p, _))| Platform::new(p, &format!("测试平台{i}号"), date!(2020 - 01 - 01)))
-        .collect();
-    registry::upsert_platforms(&store, &list, "test", datetime!(2025-12-01 0:00 UTC))
-        .await
-        .unwrap();
-    let mut batch = Vec::new();
-    for (i, (pid, region)) in platforms().iter().enumerate() {
-        for (m, per) in ["2026-M01", "2026-M02", "2026-M03"].iter().enumerate() {
-            if i == 4 && *per == "2026-M02" {
-                continue;
-            }
-            let revisions = if i == 0 && m == 0 { 2 } else { 1 };
-            for rev in 0..revisions {
-                let r = report(pid, per, i, rev);
-                batch.push(AcceptedReport {
-                    platform_id: pid.clone(),
-                    region_code: (*region).to_owned(),
-                    received_at: datetime!(2026-04-01 10:00 +8)
-                        + time::Duration::minutes(rev.into()),
-                    due_at: Calendar::default().due_at(&period(per)),
-                    flags: Vec::new(),
-                    report: r,
-                });
-            }
-        }
-    }
-    store.insert_reports(&batch).await.unwrap();
-    store
-}
-
-fn who() -> Requester {
-    Requester {
-        user: "tester".into(),
-        role: "planner".into(),
-        channel: "cli",
-        address: "test".into(),
-        instance: "test".into(),
-    }
-}
-
-async fn run(
-    store: &Store,
-    scope: &Scope,
-    params: &ExportParams,
-    path: &std::path::Path,
-) -> export::Finished {
-    let cal = Calendar::default();
-    let request = ExportRequest::parse(params, scope, &cal).unwrap();
-    let demo = DemoConfig::default();
-    let engine = Engine {
-        store,
-        calendar: &cal,
-        demo: &demo,
-    };
-    engine
-        .run(
-            scope,
-            &request,
-            Target::File(path.to_owned()),
-            &who(),
-            &Silent,
-        )
-        .await
-        .unwrap()
-}
-
-fn params(stat: &str, format: &str) -> ExportParams {
-    ExportParams {
-        statistics: Some(stat.into()),
-        format: Some(format.into()),
-        from: Some("2026-M01".into()),
-        to: Some("2026-M03".into()),
-        area_level: Some("platform".into()),
-        breakdown: Some("function".into()),
-        lang: Some("en".into()),
-        ..Default::default()
-    }
-}
+use crate::data::{data_set, params, period, platforms, run, who};
 
 /// One CSV/XLSX/JSON row's key and volume figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +32,7 @@ struct VolRow {
     expected: u64,
 }
 
-fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     let bytes = std::fs::read(path).unwrap();
     assert!(
         bytes.starts_with("\u{feff}".as_bytes()),
