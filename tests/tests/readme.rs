@@ -163,6 +163,11 @@ impl Walk {
                 "completeness of {}",
                 doc.option("--period").unwrap()
             )),
+            "sme-hub export" => {
+                expect("sha256");
+                let file = self.path(doc.option("-o").unwrap());
+                assert!(file.is_file(), "{} not written", file.display());
+            }
             "sme-agent enroll" => {
                 let id = doc.option("--platform").unwrap();
                 expect(&format!("enrolled platform {id}"));

@@ -56,8 +56,8 @@ impl Names {
         Ok(names)
     }
 
-    /// The name of a region code; `全国` for the country, `（本级）` for a county-level row
-    /// whose code is a prefecture's (platforms registered with the prefecture itself).
+    /// The name of a region code (`全国` for the country; empty when the division table does
+    /// not have it, e.g. counties).
     pub fn region(&self, code: &str) -> String {
         if code == region::NATIONAL {
             return "全国".to_owned();
