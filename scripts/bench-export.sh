@@ -52,7 +52,7 @@ for format in csv ndjson xlsx sdmx-csv; do
   if [ "$format" = sdmx-csv ]; then
     # Every prefecture code of the national CSV, as divisions (names are the codes).
     { echo "revision,code,name,name_en"
-      awk -F, 'NR > 1 && $3 ~ /^[0-9]{4}00$/ && $3 !~ /0000$/ { print "2023," $3 ",地市" $3 "," $3 }' \
+      awk -F, 'NR > 1 && $3 ~ /^[0-9][0-9][0-9][0-9]00$/ && $3 !~ /0000$/ { print "2023," $3 ",地市" $3 "," $3 }' \
         "$work/national.csv" | sort -u; } > "$work/prefectures.csv"
     "$bin" --config "$work/hub.toml" registry import "$work/prefectures.csv" --kind divisions >/dev/null
   fi

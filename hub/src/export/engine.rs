@@ -82,9 +82,9 @@ struct Pipeline<'a> {
 
 impl RowSink for Pipeline<'_> {
     async fn rows(&mut self, rows: &mut Vec<Row>) -> Result<(), ExportError> {
-        let n = rows.len() as u64;
+        let mut n = 0;
         for row in rows.drain(..) {
-            self.writer.row(self.schema, &row)?;
+            n += u64::from(self.writer.row(self.schema, &row)?);
         }
         self.rows += n;
         self.progress.rows(n);

@@ -71,6 +71,18 @@ fn report(pid: &str, per: &str, i: usize, revision: u32) -> v1::Report {
     r
 }
 
+/// Platform `i`'s report of `per` (revision `rev`) as stored at acceptance.
+pub fn accepted(pid: &str, region: &str, per: &str, i: usize, rev: u32) -> AcceptedReport {
+    AcceptedReport {
+        platform_id: pid.to_owned(),
+        region_code: region.to_owned(),
+        received_at: datetime!(2026-04-01 10:00 +8) + time::Duration::minutes(rev.into()),
+        due_at: Calendar::default().due_at(&period(per)),
+        flags: Vec::new(),
+        report: report(pid, per, i, rev),
+    }
+}
+
 pub async fn data_set(test: &str) -> Store {
     let store = support::fresh_store(SERVER, test).await;
     registry::seed_divisions(&store).await.unwrap();
@@ -110,16 +122,7 @@ pub async fn data_set(test: &str) -> Store {
             }
             let revisions = if i == 0 && m == 0 { 2 } else { 1 };
             for rev in 0..revisions {
-                let r = report(pid, per, i, rev);
-                batch.push(AcceptedReport {
-                    platform_id: pid.clone(),
-                    region_code: (*region).to_owned(),
-                    received_at: datetime!(2026-04-01 10:00 +8)
-                        + time::Duration::minutes(rev.into()),
-                    due_at: Calendar::default().due_at(&period(per)),
-                    flags: Vec::new(),
-                    report: r,
-                });
+                batch.push(accepted(pid, region, per, i, rev));
             }
         }
     }

@@ -246,6 +246,7 @@ async fn sdmx_csv_follows_the_header_and_period_rules_with_codes_from_the_struct
     for (from, to, freq, pattern) in [
         ("2026-M01", "2026-M03", "M", "2026-M0"),
         ("2026-Q1", "2026-Q1", "Q", "2026-Q1"),
+        ("2025-A", "2025-A", "A", "2025"),
     ] {
         let path = dir.path().join(format!("s-{freq}.csv"));
         let mut p = params("volume", "sdmx-csv");
@@ -291,6 +292,10 @@ async fn sdmx_csv_follows_the_header_and_period_rules_with_codes_from_the_struct
             );
             assert_eq!(&rec[3], freq);
             assert!(rec[9].starts_with(pattern), "{:?}", rec);
+            if freq == "A" {
+                assert_eq!(&rec[9], "2025", "a year is written plainly");
+                assert_eq!(&rec[rec.len() - 1], "M", "nothing reported for 2025");
+            }
             assert!(in_list("CL_FREQ", &rec[3]));
             assert!(in_list("CL_AREA", &rec[4]), "REF_AREA {}", &rec[4]);
             assert!(in_list("CL_SERVICE_FUNCTION", &rec[6]));
@@ -390,4 +395,66 @@ async fn a_coordinator_outside_their_region_is_refused_and_every_export_is_audit
     assert_eq!(audit[1].outcome, "done");
     assert_eq!(audit[1].rows, finished.total_rows());
     assert_eq!(audit[1].sha256, finished.written.sha256);
+}
+
+#[tokio::test]
+async fn a_failed_export_leaves_no_file_and_is_audited_as_failed() {
+    let store = data_set("failed").await;
+    // A platform in Nanning, whose prefecture 450100 is not in the division table: SDMX
+    // cannot code its REF_AREA, so the export stops part-way.
+    let nanning = sme_proto::credit_code::make_valid("91450102MA0000777");
+    registry::upsert_platforms(
+        &store,
+        &[registry::Platform::new(
+            &nanning,
+            "南宁平台",
+            time::macros::date!(2020 - 01 - 01),
+        )],
+        "test",
+        time::macros::datetime!(2025-12-01 0:00 UTC),
+    )
+    .await
+    .unwrap();
+    store
+        .insert_reports(&[crate::data::accepted(&nanning, "450102", "2026-M02", 9, 0)])
+        .await
+        .unwrap();
+    let scope = Scope::operator();
+    let cal = Calendar::default();
+    let request = ExportRequest::parse(&params("volume", "sdmx-csv"), &scope, &cal).unwrap();
+    let demo = sme_hub::config::DemoConfig::default();
+    let engine = export::Engine {
+        store: &store,
+        calendar: &cal,
+        demo: &demo,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("national.csv");
+    let err = engine
+        .run(
+            &scope,
+            &request,
+            export::output::Target::File(path.clone()),
+            &who(),
+            &export::Silent,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("450100"), "{err}");
+    assert!(!path.exists(), "no file that looks complete");
+    assert!(
+        !export::output::part_path(&path).exists(),
+        "the .part was removed"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(leftovers.is_empty(), "work files removed: {leftovers:?}");
+    let outcome: Vec<(String, String)> = store
+        .client()
+        .query("SELECT outcome, detail FROM export_audit")
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(outcome.len(), 1);
+    assert_eq!(outcome[0].0, "failed");
+    assert!(outcome[0].1.contains("450100"));
 }

@@ -80,7 +80,7 @@ impl TableWriter for CsvWriter {
             .map_err(|e| ExportError::Format(e.to_string()))
     }
 
-    fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError> {
+    fn row(&mut self, schema: &Schema, row: &Row) -> Result<bool, ExportError> {
         let mut cells = key_cells(schema, row, self.lang);
         for (value, column) in row.values.iter().zip(&schema.columns) {
             cells.push(match (value, column.kind) {
@@ -94,7 +94,8 @@ impl TableWriter for CsvWriter {
         }
         self.out
             .write_record(&cells)
-            .map_err(|e| ExportError::Format(e.to_string()))
+            .map_err(|e| ExportError::Format(e.to_string()))?;
+        Ok(true)
     }
 
     fn take(&mut self) -> Vec<u8> {

@@ -41,8 +41,9 @@ pub struct Cover {
 pub trait TableWriter: Send {
     /// A table starts.
     fn begin(&mut self, schema: &Schema) -> Result<(), ExportError>;
-    /// One row of the current table.
-    fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError>;
+    /// One row of the current table; false when the format leaves it out (SDMX: rows
+    /// without a coded area or a period).
+    fn row(&mut self, schema: &Schema, row: &Row) -> Result<bool, ExportError>;
     /// Bytes ready for the output (empty for XLSX until the end).
     fn take(&mut self) -> Vec<u8>;
     /// Buffered bytes not yet taken.

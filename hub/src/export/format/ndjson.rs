@@ -19,7 +19,7 @@ impl TableWriter for NdjsonWriter {
         Ok(())
     }
 
-    fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError> {
+    fn row(&mut self, schema: &Schema, row: &Row) -> Result<bool, ExportError> {
         let mut o = Map::new();
         o.insert("statistic".into(), self.statistic.into());
         o.insert("row_type".into(), row.kind.id().into());
@@ -62,7 +62,7 @@ impl TableWriter for NdjsonWriter {
         serde_json::to_writer(&mut self.out, &Json::Object(o))
             .map_err(|e| ExportError::Format(e.to_string()))?;
         self.out.push(b'\n');
-        Ok(())
+        Ok(true)
     }
 
     fn take(&mut self) -> Vec<u8> {

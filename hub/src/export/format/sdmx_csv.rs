@@ -56,15 +56,15 @@ impl TableWriter for SdmxCsvWriter {
             .map_err(|e| ExportError::Format(e.to_string()))
     }
 
-    fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError> {
+    fn row(&mut self, schema: &Schema, row: &Row) -> Result<bool, ExportError> {
         let Some(period) = row.period else {
-            return Ok(());
+            return Ok(false);
         };
         if matches!(
             row.kind,
             RowKind::Detail(Level::County) | RowKind::Subtotal(Level::County)
         ) {
-            return Ok(());
+            return Ok(false);
         }
         let area = match row.platform_id {
             Some(_) => Level::Prefecture.ancestor(&row.region_code),
@@ -119,7 +119,8 @@ impl TableWriter for SdmxCsvWriter {
         cells.push(if row.reported { "A" } else { "M" }.to_owned());
         self.out
             .write_record(&cells)
-            .map_err(|e| ExportError::Format(e.to_string()))
+            .map_err(|e| ExportError::Format(e.to_string()))?;
+        Ok(true)
     }
 
     fn take(&mut self) -> Vec<u8> {

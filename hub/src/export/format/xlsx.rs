@@ -118,7 +118,7 @@ impl TableWriter for XlsxWriter {
         self.new_sheet(schema)
     }
 
-    fn row(&mut self, schema: &Schema, row: &Row) -> Result<(), ExportError> {
+    fn row(&mut self, schema: &Schema, row: &Row) -> Result<bool, ExportError> {
         if self.row >= self.sheet_rows {
             self.new_sheet(schema)?;
         }
@@ -169,7 +169,7 @@ impl TableWriter for XlsxWriter {
             .map_err(err)?;
         }
         self.row += 1;
-        Ok(())
+        Ok(true)
     }
 
     fn take(&mut self) -> Vec<u8> {
