@@ -885,6 +885,58 @@ async fn a_coordinator_sees_only_their_province_in_a_real_browser() {
             .unwrap();
         no_console_errors(&b, &format!("coordinator {id}")).await;
     }
+    // The export bar of the volume page: the platform rows of Guangdong as CSV, through the
+    // hub's export (the session cookie goes with the link).
+    open(&b, &base, "#/volume").await.unwrap();
+    b.client
+        .find(Locator::Css("#export-format"))
+        .await
+        .unwrap()
+        .select_by_value("csv")
+        .await
+        .unwrap();
+    b.client
+        .find(Locator::Css("#export-level"))
+        .await
+        .unwrap()
+        .select_by_value("platform")
+        .await
+        .unwrap();
+    let link = b.client.find(Locator::Css("#export-link")).await.unwrap();
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    assert!(
+        href.starts_with("/api/v1/exports?statistics=volume&format=csv")
+            && href.contains("area_level=platform"),
+        "{href}"
+    );
+    let before = b.downloaded().len();
+    link.click().await.unwrap();
+    let mut export = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(f) = b.downloaded().into_iter().find(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("sme-volume-"))
+        }) {
+            export = Some(f);
+            break;
+        }
+    }
+    let export = export.unwrap_or_else(|| panic!("no export downloaded ({before} files before)"));
+    let bytes = std::fs::read(&export).unwrap();
+    assert!(
+        bytes.starts_with("\u{feff}行类型".as_bytes()),
+        "BOM and Chinese headers"
+    );
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(
+        seed.platforms
+            .iter()
+            .filter(|p| p.province == "440000")
+            .all(|p| text.contains(p.code.as_str())),
+        "every Guangdong platform is a row"
+    );
+
     // Every download of the coordinator: Guangdong only.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let downloads = b.downloaded();

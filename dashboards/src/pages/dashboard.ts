@@ -7,6 +7,7 @@ import { pick } from "../i18n";
 import type { Route } from "../state/route";
 import type { User } from "../state/session";
 import { h } from "../view/dom";
+import { exportBar } from "../view/exportbar";
 import { filterBar } from "../view/filterbar";
 import { renderPanel } from "../view/panel";
 
@@ -16,6 +17,7 @@ export async function dashboardPage(main: HTMLElement, def: DashboardDef, route:
     h("h2", { class: "page-title" }, pick(def.title_zh, def.title_en)),
     h("p", { class: "description" }, pick(def.description_zh, def.description_en)),
     filterBar(route, user, months),
+    ...[exportBar(def.id, route)].filter((x): x is HTMLElement => x !== null),
     grid,
   );
   main.dataset.dashboard = def.id;
