@@ -231,29 +231,15 @@ fn audit_row(
     who: &Requester,
     at: OffsetDateTime,
 ) -> ExportAuditRow {
-    ExportAuditRow {
+    let statistics: Vec<&str> = request.statistics.iter().map(|s| s.id()).collect();
+    base_row(
+        scope,
+        &request.params,
+        who,
         at,
-        at_nanos: at.nanosecond(),
-        user_name: who.user.clone(),
-        role: who.role.clone(),
-        scope: scope.region().to_owned(),
-        channel: who.channel.to_owned(),
-        address: who.address.clone(),
-        statistics: request
-            .statistics
-            .iter()
-            .map(|s| s.id())
-            .collect::<Vec<_>>()
-            .join(","),
-        format: request.format.id().to_owned(),
-        request: serde_json::to_string(&request.params).unwrap_or_default(),
-        outcome: String::new(),
-        rows: 0,
-        bytes: 0,
-        sha256: String::new(),
-        detail: String::new(),
-        hub_instance: who.instance.clone(),
-    }
+        statistics.join(","),
+        request.format.id().to_owned(),
+    )
 }
 
 /// The audit row of a request refused before it ran (outside the scope, bad parameters).
@@ -263,7 +249,27 @@ pub fn refused_row(
     who: &Requester,
     why: &str,
 ) -> ExportAuditRow {
-    let at = OffsetDateTime::now_utc();
+    let mut row = base_row(
+        scope,
+        params,
+        who,
+        OffsetDateTime::now_utc(),
+        params.statistics.clone().unwrap_or_default(),
+        params.format.clone().unwrap_or_default(),
+    );
+    row.outcome = "refused".into();
+    row.detail = why.to_owned();
+    row
+}
+
+fn base_row(
+    scope: &Scope,
+    params: &super::ExportParams,
+    who: &Requester,
+    at: OffsetDateTime,
+    statistics: String,
+    format: String,
+) -> ExportAuditRow {
     ExportAuditRow {
         at,
         at_nanos: at.nanosecond(),
@@ -272,14 +278,14 @@ pub fn refused_row(
         scope: scope.region().to_owned(),
         channel: who.channel.to_owned(),
         address: who.address.clone(),
-        statistics: params.statistics.clone().unwrap_or_default(),
-        format: params.format.clone().unwrap_or_default(),
+        statistics,
+        format,
         request: serde_json::to_string(params).unwrap_or_default(),
-        outcome: "refused".into(),
+        outcome: String::new(),
         rows: 0,
         bytes: 0,
         sha256: String::new(),
-        detail: why.to_owned(),
+        detail: String::new(),
         hub_instance: who.instance.clone(),
     }
 }

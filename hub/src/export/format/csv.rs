@@ -4,7 +4,7 @@
 
 use super::super::table::{breakdown_name, Kind, Row, Schema, Value, KEY_COLUMNS};
 use super::super::{ExportError, Lang};
-use super::{number_text, Cover, TableWriter};
+use super::{number_text, TableWriter};
 
 pub(super) struct CsvWriter {
     lang: Lang,
@@ -99,20 +99,10 @@ impl TableWriter for CsvWriter {
     }
 
     fn take(&mut self) -> Vec<u8> {
-        let full = std::mem::replace(&mut self.out, csv::Writer::from_writer(Vec::new()));
-        // `into_inner` flushes; writing into a Vec cannot fail.
-        full.into_inner().unwrap_or_default()
+        super::take_csv(&mut self.out)
     }
 
     fn pending(&self) -> usize {
         self.out.get_ref().len()
-    }
-
-    fn finish(
-        &mut self,
-        _cover: &Cover,
-        _dir: &std::path::Path,
-    ) -> Result<Option<std::path::PathBuf>, ExportError> {
-        Ok(None)
     }
 }

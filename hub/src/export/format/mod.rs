@@ -50,7 +50,15 @@ pub trait TableWriter: Send {
     fn pending(&self) -> usize;
     /// Ends the export: XLSX writes the workbook (with the cover) to a file under `dir` and
     /// returns it; the text formats return `None` (everything was taken).
-    fn finish(&mut self, cover: &Cover, dir: &Path) -> Result<Option<PathBuf>, ExportError>;
+    fn finish(&mut self, _cover: &Cover, _dir: &Path) -> Result<Option<PathBuf>, ExportError> {
+        Ok(None)
+    }
+}
+
+/// The bytes a CSV writer holds, taken out (`into_inner` flushes; a `Vec` cannot fail).
+pub(crate) fn take_csv(out: &mut ::csv::Writer<Vec<u8>>) -> Vec<u8> {
+    let full = std::mem::replace(out, ::csv::Writer::from_writer(Vec::new()));
+    full.into_inner().unwrap_or_default()
 }
 
 /// The writer of the request's format; `areas` are the division codes SDMX may use.

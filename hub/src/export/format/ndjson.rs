@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 
 use super::super::table::{Kind, Row, Schema, Value};
 use super::super::ExportError;
-use super::{Cover, TableWriter};
+use super::TableWriter;
 
 #[derive(Default)]
 pub(super) struct NdjsonWriter {
@@ -71,13 +71,5 @@ impl TableWriter for NdjsonWriter {
 
     fn pending(&self) -> usize {
         self.out.len()
-    }
-
-    fn finish(
-        &mut self,
-        _cover: &Cover,
-        _dir: &std::path::Path,
-    ) -> Result<Option<std::path::PathBuf>, ExportError> {
-        Ok(None)
     }
 }

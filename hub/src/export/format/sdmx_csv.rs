@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use super::super::sdmx;
 use super::super::table::{Row, RowKind, Schema, Value};
 use super::super::{ExportError, Level};
-use super::{number_text, Cover, TableWriter};
+use super::{number_text, TableWriter};
 
 pub(super) struct SdmxCsvWriter {
     out: csv::Writer<Vec<u8>>,
@@ -124,20 +124,10 @@ impl TableWriter for SdmxCsvWriter {
     }
 
     fn take(&mut self) -> Vec<u8> {
-        let full = std::mem::replace(&mut self.out, csv::Writer::from_writer(Vec::new()));
-        // `into_inner` flushes; writing into a Vec cannot fail.
-        full.into_inner().unwrap_or_default()
+        super::take_csv(&mut self.out)
     }
 
     fn pending(&self) -> usize {
         self.out.get_ref().len()
-    }
-
-    fn finish(
-        &mut self,
-        _cover: &Cover,
-        _dir: &std::path::Path,
-    ) -> Result<Option<std::path::PathBuf>, ExportError> {
-        Ok(None)
     }
 }
