@@ -63,3 +63,13 @@ if [ "$("$sql_check_venv/bin/python" -c 'import importlib.metadata as m; print(m
   python3 -m venv "$sql_check_venv"
   "$sql_check_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "chdb-core==$chdb_version"
 fi
+
+# An independent SDMX library for the export check of test.sh (scripts/sdmx_check.py): sdmx1
+# from PyPI, pinned, with its dependencies (pandas, lxml; about 200 MB installed).
+sdmx1_version="2.28.0"
+sdmx_check_venv="$root_dir/.venv-sdmx-check"
+if [ "$("$sdmx_check_venv/bin/python" -c 'import importlib.metadata as m; print(m.version("sdmx1"))' 2>/dev/null)" != "$sdmx1_version" ]; then
+  echo "== installing sdmx1 $sdmx1_version (PyPI) into $sdmx_check_venv"
+  python3 -m venv "$sdmx_check_venv"
+  "$sdmx_check_venv/bin/pip" install --quiet --disable-pip-version-check "sdmx1==$sdmx1_version"
+fi

@@ -2,8 +2,9 @@
 # The whole test suite: installs what is missing, lints the wire contract, checks formatting and
 # clippy, builds the binaries, runs the demo end to end with them, runs every test (unit and
 # end-to-end against real ClickHouse servers started in temp dirs), runs the SQL the hub sent on a
-# current ClickHouse release, then checks the agent's Debian package (build, lintian, install,
-# remove, reinstall, purge: scripts/packaging-check.sh; needs root; SME_SKIP_PACKAGING=1 skips it).
+# current ClickHouse release, reads the SDMX exports with an independent SDMX library, then
+# checks the agent's Debian package (build, lintian, install, remove, reinstall, purge:
+# scripts/packaging-check.sh; needs root; SME_SKIP_PACKAGING=1 skips it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -30,11 +31,18 @@ rm -rf "$demo_tmp"
 echo "== cargo test"
 # Every SQL statement the hub sends during the tests is logged, then run on a current release.
 sql_log="$(mktemp -t sme-hub-sql.XXXXXX)"
-SME_HUB_SQL_LOG="$sql_log" cargo test --workspace --locked -- --test-threads="${SME_TEST_THREADS:-2}"
+# The export tests also leave their SDMX files here for the SDMX check.
+export_samples="$(mktemp -d -t sme-export-samples.XXXXXX)"
+SME_HUB_SQL_LOG="$sql_log" SME_EXPORT_SAMPLES="$export_samples" \
+  cargo test --workspace --locked -- --test-threads="${SME_TEST_THREADS:-2}"
 
 echo "== the hub's SQL on a current ClickHouse (chDB $chdb_version)"
 "$sql_check_venv/bin/python" scripts/sql_check.py "$sql_log"
 rm -f "$sql_log"
+
+echo "== the SDMX exports read by an independent SDMX library (sdmx1 $sdmx1_version)"
+"$sdmx_check_venv/bin/python" scripts/sdmx_check.py "$export_samples"
+rm -rf "$export_samples"
 
 if [ "${SME_SKIP_PACKAGING:-}" = 1 ]; then
   echo "== packaging check skipped (SME_SKIP_PACKAGING=1)"

@@ -188,6 +188,10 @@ async fn web_api_sessions_scope_and_freshness() {
             Method::GET,
             format!("/api/v1/analytics/platforms/{shenzhen}/history?from=2026-M05"),
         ),
+        (
+            Method::GET,
+            "/api/v1/exports?statistics=volume&from=2026-M05".into(),
+        ),
     ];
     // Every route of the document is in the list (but login, on the same path as logout, and
     // the document itself), so a new route cannot miss the check.

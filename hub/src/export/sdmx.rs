@@ -335,9 +335,48 @@ pub fn structure_xml(areas: &[(String, String, String)], prepared: &str) -> Stri
     o
 }
 
+/// The structure of the hub's shipped division table (the 34 provincial-level divisions), as
+/// shipped in `docs/sdmx/sme-structure-1.0.xml`; a hub with imported prefectures writes its
+/// own with `sme-hub export --statistics sdmx-structure`.
+pub fn shipped_structure_xml() -> String {
+    let areas: Vec<(String, String, String)> = crate::registry::region::provinces()
+        .iter()
+        .map(|p| (p.code.clone(), p.name_en.clone(), p.name.clone()))
+        .collect();
+    structure_xml(&areas, "2026-12-02T00:00:00Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shipped structure file is the one the code writes (`SME_WRITE_SDMX=1 cargo test -p
+    /// sme-hub shipped_structure` rewrites it after a change).
+    #[test]
+    fn the_shipped_structure_file_is_what_the_code_writes() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/sdmx/sme-structure-1.0.xml"
+        );
+        let xml = shipped_structure_xml();
+        if std::env::var_os("SME_WRITE_SDMX").is_some() {
+            std::fs::write(path, &xml).unwrap();
+        }
+        let shipped = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            shipped == xml,
+            "docs/sdmx/sme-structure-1.0.xml differs from the code's structure: rerun with \
+             SME_WRITE_SDMX=1 cargo test -p sme-hub shipped_structure"
+        );
+        for needle in [
+            r#"<str:Codelist id="CL_AREA""#,
+            r#"<str:Code id="440000">"#,
+            r#"<str:DataStructure id="DSD_SME_VOLUME""#,
+            r#"<str:TimeDimension id="TIME_PERIOD""#,
+        ] {
+            assert!(xml.contains(needle), "{needle}");
+        }
+    }
 
     #[test]
     fn time_periods_follow_sdmx_for_each_frequency() {

@@ -223,6 +223,21 @@ async fn every_format_reads_back_equal_to_the_volume_view_with_subtotals_and_tot
             assert_eq!(format!("{y:.2}"), *want);
         }
     }
+    // The sheet's XML: the header row frozen, percent and yuan formats in the styles.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&x_path).unwrap()).unwrap();
+    let mut xml = |name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let sheet_xml = xml("xl/worksheets/sheet2.xml");
+    assert!(
+        sheet_xml.contains(r#"ySplit="1""#) && sheet_xml.contains(r#"state="frozen""#),
+        "header row frozen"
+    );
+    let styles = xml("xl/styles.xml");
+    assert!(styles.contains(r#"formatCode="0.00%""#), "percent format");
+    assert!(styles.contains(r##"formatCode="#,##0.00""##), "yuan format");
     let names_col: Vec<String> = data
         .iter()
         .map(|r| r[col("地区名称")].to_string())
@@ -306,6 +321,13 @@ async fn sdmx_csv_follows_the_header_and_period_rules_with_codes_from_the_struct
             n += 1;
         }
         assert!(n > 0);
+        // For scripts/sdmx_check.py (an independent SDMX library), when test.sh asks.
+        if let Some(dir) = std::env::var_os("SME_EXPORT_SAMPLES") {
+            let dir = std::path::Path::new(&dir);
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::copy(&path, dir.join(format!("volume-{freq}.sdmx.csv"))).unwrap();
+            std::fs::write(dir.join("structure.xml"), &xml).unwrap();
+        }
     }
     // Annual periods are written as the plain year.
     assert_eq!(export::sdmx::time_period(&period("2026-A")), "2026");
