@@ -130,6 +130,25 @@ async fn a_coordinator_exports_their_region_on_the_web_and_the_cli_and_nothing_e
     );
     let sha = hex::encode(sha2::Sha256::digest(&body));
 
+    // A workbook over the web: written to a work file, then streamed; Chinese intact.
+    let (status, kind, xlsx_body) = download(
+        &web,
+        "/api/v1/exports?statistics=volume,satisfaction&format=xlsx&from=2026-M05",
+        &gd,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.contains("spreadsheetml"), "{kind}");
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(xlsx_body.clone())).unwrap();
+    use calamine::Reader;
+    assert_eq!(book.sheet_names(), ["说明", "服务量", "满意度"]);
+    let sheet = book.worksheet_range("服务量").unwrap();
+    let names: Vec<String> = sheet.rows().map(|r| r[3].to_string()).collect();
+    assert!(
+        names.contains(&"深圳市".to_owned()) || names.contains(&"广东省".to_owned()),
+        "{names:?}"
+    );
+
     // Beijing, on the web: 403 naming the region, no file.
     let (status, kind, body) = download(&web, &format!("{path}&region=110000"), &gd).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -194,6 +213,7 @@ async fn a_coordinator_exports_their_region_on_the_web_and_the_cli_and_nothing_e
         outcomes,
         [
             ("gd", "web", "done"),
+            ("gd", "web", "done"),
             ("gd", "web", "refused"),
             ("gd", "cli", "refused"),
             ("gd", "cli", "done"),
@@ -204,7 +224,11 @@ async fn a_coordinator_exports_their_region_on_the_web_and_the_cli_and_nothing_e
         "the web audit hashes what was delivered"
     );
     assert_eq!(audit[0].rows as usize, rows.len());
-    assert_eq!(audit[3].sha256, file_sha);
-    assert!(audit[3].bytes > 0);
+    assert_eq!(
+        audit[1].sha256,
+        hex::encode(sha2::Sha256::digest(&xlsx_body))
+    );
+    assert_eq!(audit[4].sha256, file_sha);
+    assert!(audit[4].bytes > 0);
     hub.stop().await;
 }
