@@ -55,23 +55,23 @@ pub enum SubmitOutcome {
 impl SubmitOutcome {
     /// Classifies a gRPC status: which codes are worth retrying unchanged.
     pub fn from_status(status: &tonic::Status) -> Self {
-        match status.code() {
-            Code::Unavailable
-            | Code::ResourceExhausted
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::Cancelled
-            | Code::Unknown
-            | Code::Internal => SubmitOutcome::Retry {
+        use crate::verdict::{is_hub_refusal, read, Reading};
+        match read(status.code(), is_hub_refusal(status)) {
+            Reading::Refused => SubmitOutcome::Rejected {
                 code: status.code(),
-                message: status.message().to_owned(),
-                retry_after: sme_proto::status::retry_after(status),
-            },
-            code => SubmitOutcome::Rejected {
-                code,
                 message: status.message().to_owned(),
                 violations: sme_proto::status::violations(status),
                 total: sme_proto::status::violation_total(status),
+            },
+            Reading::Certificate => SubmitOutcome::Retry {
+                code: status.code(),
+                message: crate::delivery::auth_advice(status.message()),
+                retry_after: None,
+            },
+            Reading::Passing => SubmitOutcome::Retry {
+                code: status.code(),
+                message: status.message().to_owned(),
+                retry_after: sme_proto::status::retry_after(status),
             },
         }
     }
@@ -289,6 +289,17 @@ mod tests {
             SubmitOutcome::Retry { .. }
         ));
         let s = tonic::Status::invalid_argument("bad");
+        assert!(matches!(
+            SubmitOutcome::from_status(&s),
+            SubmitOutcome::Retry { .. }
+        ));
+        let v = v1::FieldViolation {
+            field: "period".into(),
+            rule_id: "E003".into(),
+            message_zh: "z".into(),
+            message_en: "e".into(),
+        };
+        let s = sme_proto::status::rejection(Code::InvalidArgument, &[v]);
         assert!(matches!(
             SubmitOutcome::from_status(&s),
             SubmitOutcome::Rejected { .. }

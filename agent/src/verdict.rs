@@ -82,21 +82,54 @@ pub(crate) enum Verdict {
     Unauthenticated(String),
 }
 
+/// Codes the hub uses to refuse a report for a reason a resend cannot fix (rules, a locked
+/// period, another platform's id, a revision already taken or superseded).
+const REFUSALS: &[Code] = &[
+    Code::InvalidArgument,
+    Code::FailedPrecondition,
+    Code::PermissionDenied,
+    Code::AlreadyExists,
+    Code::OutOfRange,
+];
+
+/// How an answer's code is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// The hub refused the report: never resend it unchanged.
+    Refused,
+    /// The hub (or something in front of it) refused this agent's certificate.
+    Certificate,
+    /// Anything else: try again later.
+    Passing,
+}
+
+/// Reads `code`. A refusal code rejects a report only when the hub said it (`from_hub`): in a
+/// receipt, or in a status carrying the hub's field violations. The same codes from a proxy or a
+/// load balancer (tonic reads HTTP 403 as PERMISSION_DENIED, 404 as UNIMPLEMENTED, 400 as
+/// INTERNAL) say nothing about the report, and neither does any code this agent does not know:
+/// the report stays pending.
+pub fn read(code: Code, from_hub: bool) -> Reading {
+    match code {
+        Code::Unauthenticated => Reading::Certificate,
+        c if from_hub && REFUSALS.contains(&c) => Reading::Refused,
+        _ => Reading::Passing,
+    }
+}
+
+/// Whether a status is the hub's own refusal: it carries the hub's field violations.
+pub fn is_hub_refusal(status: &tonic::Status) -> bool {
+    !sme_proto::status::violations(status).is_empty()
+}
+
 /// What a gRPC status means for the report.
 pub(crate) fn classify_status(status: &tonic::Status) -> Verdict {
-    match status.code() {
-        Code::Unauthenticated => Verdict::Unauthenticated(status.message().to_owned()),
-        Code::Unavailable
-        | Code::ResourceExhausted
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::Internal => Verdict::Retry {
-            error: format!("{:?}: {}", status.code(), status.message()),
+    match read(status.code(), is_hub_refusal(status)) {
+        Reading::Certificate => Verdict::Unauthenticated(status.message().to_owned()),
+        Reading::Refused => Verdict::Rejected(Rejection::from_status(status)),
+        Reading::Passing => Verdict::Retry {
+            error: passing_error(status.code(), status.message()),
             hint: sme_proto::status::retry_after(status),
         },
-        _ => Verdict::Rejected(Rejection::from_status(status)),
     }
 }
 
@@ -104,18 +137,18 @@ pub(crate) fn classify_status(status: &tonic::Status) -> Verdict {
 pub(crate) fn classify_receipt(receipt: v1::Receipt) -> Verdict {
     match Outcome::try_from(receipt.outcome) {
         Ok(Outcome::Accepted) => Verdict::Delivered(receipt),
-        Ok(Outcome::Rejected) => match Code::from(receipt.status_code) {
-            Code::Unauthenticated => {
-                Verdict::Unauthenticated(Rejection::from_receipt(&receipt).message)
+        Ok(Outcome::Rejected) => {
+            let code = Code::from(receipt.status_code);
+            let rejection = Rejection::from_receipt(&receipt);
+            match read(code, true) {
+                Reading::Certificate => Verdict::Unauthenticated(rejection.message),
+                Reading::Refused => Verdict::Rejected(rejection),
+                Reading::Passing => Verdict::Retry {
+                    error: passing_error(code, &rejection.message),
+                    hint: receipt.retry_after.and_then(|d| Duration::try_from(d).ok()),
+                },
             }
-            Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded => {
-                Verdict::Retry {
-                    error: Rejection::from_receipt(&receipt).message,
-                    hint: None,
-                }
-            }
-            _ => Verdict::Rejected(Rejection::from_receipt(&receipt)),
-        },
+        }
         Ok(Outcome::Deferred) => Verdict::Retry {
             error: "the hub deferred the report (busy or its store is down)".into(),
             hint: receipt.retry_after.and_then(|d| Duration::try_from(d).ok()),
@@ -124,6 +157,20 @@ pub(crate) fn classify_receipt(receipt: v1::Receipt) -> Verdict {
             error: format!("receipt with unknown outcome {}", receipt.outcome),
             hint: None,
         },
+    }
+}
+
+/// The error kept with a report that is retried.
+fn passing_error(code: Code, message: &str) -> String {
+    match code {
+        Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded => {
+            format!("{code:?}: {message}")
+        }
+        _ => format!(
+            "{code:?}: {message} (not an answer of the hub about this report: a proxy or load \
+             balancer in front of it, or a hub fault; the report stays queued and is sent again \
+             later / 非汇聚中心对报表的答复，报表保留在队列中稍后重发)"
+        ),
     }
 }
 
@@ -144,17 +191,42 @@ mod tests {
             Verdict::Retry { hint, .. } => assert_eq!(hint, Some(Duration::from_secs(30))),
             _ => panic!("busy is retried"),
         }
+        let hub_violation = v1::FieldViolation {
+            field: "staff".into(),
+            rule_id: "E005".into(),
+            message_zh: "z".into(),
+            message_en: "e".into(),
+        };
         for code in [
             Code::InvalidArgument,
             Code::FailedPrecondition,
             Code::PermissionDenied,
             Code::AlreadyExists,
         ] {
-            let s = tonic::Status::new(code, "no");
+            // The hub's refusal carries its field violations: rejected.
+            let s = sme_proto::status::rejection(code, std::slice::from_ref(&hub_violation));
             match classify_status(&s) {
                 Verdict::Rejected(r) => assert_eq!(r.code, format!("{code:?}")),
                 _ => panic!("{code:?} is rejected"),
             }
+            // The same code without them (a proxy's 403, a load balancer): retried.
+            let s = tonic::Status::new(code, "no");
+            assert!(
+                matches!(classify_status(&s), Verdict::Retry { .. }),
+                "{code:?} without violations is retried"
+            );
+        }
+        for code in [
+            Code::Unimplemented,
+            Code::NotFound,
+            Code::Internal,
+            Code::Ok,
+        ] {
+            let s = sme_proto::status::rejection(code, std::slice::from_ref(&hub_violation));
+            assert!(
+                matches!(classify_status(&s), Verdict::Retry { .. }),
+                "{code:?} is retried"
+            );
         }
         assert!(matches!(
             classify_status(&tonic::Status::unauthenticated("expired")),
@@ -192,6 +264,16 @@ mod tests {
             classify_receipt(receipt(Outcome::Deferred, Code::Unavailable)),
             Verdict::Retry { .. }
         ));
+        // One classification with SubmitReport: INTERNAL and unknown codes are retried.
+        for code in [Code::Internal, Code::Unimplemented, Code::NotFound] {
+            assert!(
+                matches!(
+                    classify_receipt(receipt(Outcome::Rejected, code)),
+                    Verdict::Retry { .. }
+                ),
+                "{code:?}"
+            );
+        }
         assert!(matches!(
             classify_receipt(receipt(Outcome::Rejected, Code::Unauthenticated)),
             Verdict::Unauthenticated(_)

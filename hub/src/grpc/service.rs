@@ -81,7 +81,12 @@ impl Refusal {
             Refusal::Rejected { code, violations } => {
                 sme_proto::status::rejection(*code, violations)
             }
-            Refusal::AlreadyExists(msg) => Status::already_exists(msg.clone()),
+            // With a violation, like every refusal of the hub: an agent tells the hub's answer
+            // from a proxy's by it (an ALREADY_EXISTS without one is retried).
+            Refusal::AlreadyExists(msg) => sme_proto::status::rejection(
+                Code::AlreadyExists,
+                &[violation("revision", "", msg, msg)],
+            ),
             Refusal::Unavailable(msg) => sme_proto::status::with_retry_after(
                 Code::Unavailable,
                 msg.clone(),
