@@ -268,6 +268,22 @@ impl Store {
         &self.inner.database
     }
 
+    /// Whether ClickHouse answers the hub now, within `timeout` (for `/readyz`): a query on the
+    /// store's database through the connection the writer uses.
+    pub async fn probe(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let query = self.client.query("SELECT toUInt8(1)");
+        statements::query::<u8>(&query);
+        match tokio::time::timeout(timeout, query.fetch_all::<u8>()).await {
+            Ok(result) => result
+                .map(|_| ())
+                .map_err(|e| StoreError::from_client("probe", e)),
+            Err(_) => Err(StoreError::from_client(
+                "probe",
+                clickhouse::error::Error::TimedOut,
+            )),
+        }
+    }
+
     /// The original receipt of `report_id`, if it was accepted. Should it have been written
     /// twice, the earliest receipt wins.
     pub async fn find_receipt(&self, report_id: Uuid) -> Result<Option<StoredReceipt>, StoreError> {
