@@ -239,7 +239,12 @@ fn import(cfg: &AgentConfig, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut store = open_store(cfg)?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
-        match intake::import_file(file, &mut store, &identity.pseudonym_key) {
+        match intake::import_file_with(
+            file,
+            &mut store,
+            &identity.pseudonym_key,
+            cfg.inbox.limits(),
+        ) {
             Ok(done) => {
                 let s = &done.summary;
                 if s.already_imported {

@@ -502,9 +502,10 @@ impl Agent {
             self.cfg.done_dir(),
         );
         let key = self.identity.pseudonym_key.clone();
+        let limits = self.cfg.inbox.limits();
         let summary = self
             .store
-            .run(move |s| intake::process_inbox(&inbox, &quarantine, &done, s, &key))
+            .run(move |s| intake::process_inbox_with(&inbox, &quarantine, &done, s, &key, limits))
             .await;
         for f in &summary.failed {
             self.record_error(format!("inbox: {}: {}", f.path.display(), f.error))
