@@ -68,6 +68,21 @@ pub struct DeliverySettings {
     pub receipt_timeout: Duration,
 }
 
+impl DeliverySettings {
+    /// The settings of `[delivery]`.
+    pub fn from_config(d: &crate::config::DeliverySection) -> Self {
+        DeliverySettings {
+            batch_size: d.batch_size,
+            streams: d.streams,
+            backoff: Backoff {
+                base: Duration::from_secs(d.backoff_base_secs),
+                max: Duration::from_secs(d.backoff_max_secs),
+            },
+            receipt_timeout: Duration::from_secs(d.receipt_timeout_secs),
+        }
+    }
+}
+
 /// Exponential backoff with full jitter.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -418,6 +433,7 @@ async fn send_stream(
 fn corrupt(item: &OutboxItem, e: prost::DecodeError) -> Verdict {
     tracing::error!(report_id = %item.report_id, error = %e, "unreadable report in the outbox");
     Verdict::Rejected(Rejection {
+        current_revision: None,
         code: "DataLoss".into(),
         message: format!(
             "the stored report cannot be decoded ({e}); it was never sent. Run `sme-agent \
@@ -452,8 +468,14 @@ fn settle(
             tracing::warn!(%report_id, period = %item.period, revision = item.revision,
                 code = %rejection.code, rules = ?rejection.violations.iter().map(|v| &v.rule_id).collect::<Vec<_>>(),
                 "the hub rejected the report; see `sme-agent status`");
+            if let Some(current) = rejection.current_revision {
+                tracing::warn!(%report_id, period = %item.period, revision = item.revision,
+                    hub_revision = current,
+                    "the hub holds this revision of the period or a higher one; the period is rebuilt above it");
+            }
             Attempt::Rejected {
                 report_id,
+                hub_revision: rejection.current_revision,
                 detail_json: rejection.to_json(),
             }
         }

@@ -307,8 +307,20 @@ fn send(cfg: &AgentConfig, file: &Path, skip_check: bool) -> anyhow::Result<Exit
     } else {
         cfg.hub.url.clone()
     };
-    let outcome = runtime()?.block_on(submit::submit_once(&identity, &url, report))?;
+    let store = sme_agent::store::SharedStore::new(open_store(cfg)?);
+    let settings = sme_agent::delivery::DeliverySettings::from_config(&cfg.delivery);
+    let (revision, outcome) = runtime()?.block_on(submit::send_through_outbox(
+        &store,
+        &identity,
+        &url,
+        &settings,
+        &SystemClock,
+        report,
+    ))?;
     print!("{}", outcome.describe());
+    if !matches!(outcome, SubmitOutcome::Accepted(_)) {
+        println!("(sent as revision {revision}, the period's next revision in the outbox)");
+    }
     Ok(match outcome {
         SubmitOutcome::Accepted(_) => ExitCode::SUCCESS,
         SubmitOutcome::Rejected { .. } => ExitCode::from(1),

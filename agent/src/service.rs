@@ -30,7 +30,7 @@ use crate::calendar::HubCalendar;
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::connect::{self, HubAddress};
-use crate::delivery::{self, Backoff, DeliverySettings, DrainReport};
+use crate::delivery::{self, DeliverySettings, DrainReport};
 use crate::identity::{Identity, IdentityError};
 use crate::intake::{self, InboxSummary};
 use crate::renew;
@@ -147,16 +147,7 @@ impl Agent {
             cfg.schedule.max_start_offset_secs,
         );
         let schedule = Schedule::new(&cfg.schedule.cron, &cfg.schedule.timezone, offset)?;
-        let d = &cfg.delivery;
-        let delivery = DeliverySettings {
-            batch_size: d.batch_size,
-            streams: d.streams,
-            backoff: Backoff {
-                base: Duration::from_secs(d.backoff_base_secs),
-                max: Duration::from_secs(d.backoff_max_secs),
-            },
-            receipt_timeout: Duration::from_secs(d.receipt_timeout_secs),
-        };
+        let delivery = DeliverySettings::from_config(&cfg.delivery);
         Ok(Agent {
             cfg,
             store: SharedStore::new(store),

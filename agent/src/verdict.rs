@@ -17,6 +17,10 @@ pub struct Rejection {
     pub message: String,
     /// Field violations (rule id, field, zh, en).
     pub violations: Vec<v1::FieldViolation>,
+    /// For a revision the hub holds already, or below the one it holds: the highest revision
+    /// the hub holds of the period (the agent rebuilds the period above it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<u32>,
 }
 
 // === impl Rejection ===
@@ -30,12 +34,14 @@ impl Rejection {
                     code: String::new(),
                     message: String::new(),
                     violations,
+                    current_revision: None,
                 })
             })
             .unwrap_or_else(|_| Rejection {
                 code: String::new(),
                 message: json.to_owned(),
                 violations: Vec::new(),
+                current_revision: None,
             })
     }
 
@@ -44,7 +50,11 @@ impl Rejection {
             code: format!("{:?}", status.code()),
             message: status.message().to_owned(),
             violations: sme_proto::status::violations(status),
+            current_revision: None,
         }
+        .with_current_revision(status.code(), || {
+            sme_proto::status::current_revision(status)
+        })
     }
 
     pub(crate) fn from_receipt(receipt: &v1::Receipt) -> Rejection {
@@ -62,7 +72,26 @@ impl Rejection {
                 .collect::<Vec<_>>()
                 .join("; "),
             violations,
+            current_revision: None,
         }
+        .with_current_revision(Code::from(receipt.status_code), || {
+            Some(receipt.current_revision)
+        })
+    }
+
+    /// Keeps the hub's current revision for a refused revision: ALREADY_EXISTS or
+    /// FAILED_PRECONDITION whose violation is on `revision` without a rule id (a lock, E012, is
+    /// FAILED_PRECONDITION too, with its rule).
+    fn with_current_revision(mut self, code: Code, current: impl FnOnce() -> Option<u32>) -> Self {
+        let conflict = matches!(code, Code::AlreadyExists | Code::FailedPrecondition)
+            && self
+                .violations
+                .iter()
+                .any(|v| v.field == "revision" && v.rule_id.is_empty());
+        if conflict {
+            self.current_revision = current();
+        }
+        self
     }
 
     pub(crate) fn to_json(&self) -> String {
@@ -283,6 +312,7 @@ mod tests {
     #[test]
     fn stored_rejections_parse_in_every_shape() {
         let r = Rejection {
+            current_revision: None,
             code: "InvalidArgument".into(),
             message: String::new(),
             violations: vec![v1::FieldViolation {

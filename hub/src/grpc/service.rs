@@ -67,7 +67,12 @@ enum Refusal {
         code: Code,
         violations: Vec<FieldViolation>,
     },
-    AlreadyExists(String),
+    /// The revision is held already, or a higher one is (`current`: the highest held).
+    RevisionTaken {
+        code: Code,
+        message: String,
+        current: u32,
+    },
     Unavailable(String),
     /// The writer did not store it: intake full, ClickHouse down, shutting down.
     Write(WriteError),
@@ -83,9 +88,14 @@ impl Refusal {
             }
             // With a violation, like every refusal of the hub: an agent tells the hub's answer
             // from a proxy's by it (an ALREADY_EXISTS without one is retried).
-            Refusal::AlreadyExists(msg) => sme_proto::status::rejection(
-                Code::AlreadyExists,
-                &[violation("revision", "", msg, msg)],
+            Refusal::RevisionTaken {
+                code,
+                message,
+                current,
+            } => sme_proto::status::revision_conflict(
+                *code,
+                violation("revision", "", message, message),
+                *current,
             ),
             Refusal::Unavailable(msg) => sme_proto::status::with_retry_after(
                 Code::Unavailable,
@@ -112,7 +122,7 @@ impl Refusal {
         match self {
             Refusal::Unauthenticated(_) => AuditOutcome::Unauthenticated,
             Refusal::PermissionDenied(_) => AuditOutcome::PermissionDenied,
-            Refusal::Rejected { .. } | Refusal::AlreadyExists(_) => AuditOutcome::Rejected,
+            Refusal::Rejected { .. } | Refusal::RevisionTaken { .. } => AuditOutcome::Rejected,
             Refusal::Unavailable(_) => AuditOutcome::Deferred,
             Refusal::Write(WriteError::Invalid(_)) => AuditOutcome::Rejected,
             Refusal::Write(_) => AuditOutcome::Deferred,
@@ -147,7 +157,10 @@ impl Refusal {
                 metrics.rejected.inc("rejected");
                 count_rules(violations);
             }
-            Refusal::AlreadyExists(_) => metrics.rejected.inc("revision_taken"),
+            Refusal::RevisionTaken { code, .. } if *code == Code::AlreadyExists => {
+                metrics.rejected.inc("revision_taken")
+            }
+            Refusal::RevisionTaken { .. } => metrics.rejected.inc("revision_superseded"),
             Refusal::Unavailable(_) => metrics.deferred.inc("store_unavailable"),
             Refusal::Write(WriteError::Invalid(_)) => metrics.rejected.inc("unstorable"),
             Refusal::Write(e) => metrics.deferred.inc(e.metric_reason()),
@@ -183,7 +196,14 @@ impl Refusal {
                 receipt.outcome = Outcome::Rejected as i32;
                 receipt.violations = v.clone();
             }
-            Refusal::Unauthenticated(msg) | Refusal::AlreadyExists(msg) => {
+            Refusal::RevisionTaken {
+                message, current, ..
+            } => {
+                receipt.outcome = Outcome::Rejected as i32;
+                receipt.current_revision = *current;
+                receipt.violations = vec![violation("revision", "", message, message)];
+            }
+            Refusal::Unauthenticated(msg) => {
                 receipt.outcome = Outcome::Rejected as i32;
                 receipt.violations = vec![FieldViolation {
                     field: String::new(),
@@ -481,13 +501,33 @@ impl Hub {
                 )),
             };
         }
+        let current = found.current_revision.unwrap_or_default();
         if let Some(existing) = found.revision_taken_by {
-            return Err(Refusal::AlreadyExists(format!(
-                "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
-                report.revision,
-                report.period,
-                report.revision + 1
-            )));
+            return Err(Refusal::RevisionTaken {
+                code: Code::AlreadyExists,
+                message: format!(
+                    "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
+                    report.revision,
+                    report.period,
+                    current.max(report.revision) + 1
+                ),
+                current: current.max(report.revision),
+            });
+        }
+        if found.current_revision.is_some_and(|c| report.revision < c) {
+            // A lower revision would be stored and never counted (the highest one is current):
+            // refused, so the sender learns its revision is shadowed.
+            return Err(Refusal::RevisionTaken {
+                code: Code::FailedPrecondition,
+                message: format!(
+                    "revision {} of period {} is lower than revision {current}, the current one \
+                     the hub holds; a correction must be revision {} or higher",
+                    report.revision,
+                    report.period,
+                    current + 1
+                ),
+                current,
+            });
         }
 
         let accepted = AcceptedReport {
@@ -578,6 +618,7 @@ fn replay_receipt(stored: StoredReceipt) -> Receipt {
         replay: true,
         retry_after: None,
         status_code: 0,
+        current_revision: 0,
     }
 }
 

@@ -190,6 +190,8 @@ pub struct BatchFound {
     pub receipts: HashMap<Uuid, StoredReceipt>,
     /// The report accepted as (platform, period, revision).
     pub revisions: HashMap<(String, String, u32), Uuid>,
+    /// The highest revision accepted of (platform, period).
+    pub current: HashMap<(String, String), u32>,
 }
 
 /// One service function's current numbers: `(function, services, enterprises_served,
@@ -320,8 +322,9 @@ impl Store {
     }
 
     /// [`Store::find_receipt`] and [`Store::find_revision`] for many reports in one query:
-    /// the stored receipts of those `report_id`s, and the report already accepted as each
-    /// (platform, period, revision), the earliest should two have raced.
+    /// the stored receipts of those `report_id`s, the report already accepted as each
+    /// (platform, period, revision), the earliest should two have raced, and the highest
+    /// revision accepted of each (platform, period).
     ///
     /// The receipt half scans the `report_id` column (it is not a key prefix; 16 bytes a
     /// row); the revision half uses the primary key. At most [`MAX_LOOKUP_KEYS`] keys, so the
@@ -350,10 +353,10 @@ impl Store {
                      SELECT 1 AS hit, * FROM reports WHERE report_id IN ({})
                      UNION ALL
                      SELECT 2 AS hit, * FROM reports WHERE platform_id IN ({})
-                         AND (platform_id, period, revision) IN ({}))",
+                         AND (platform_id, period) IN ({}))",
                 list("toUUID(?)"),
                 list("?"),
-                list("(?, ?, ?)")
+                list("(?, ?)")
             ))
             // Point lookups over few parts: threads cost more than they save.
             .with_setting("max_threads", "1");
@@ -364,10 +367,7 @@ impl Store {
             query = query.bind(k.platform_id.as_str());
         }
         for k in &keys {
-            query = query
-                .bind(k.platform_id.as_str())
-                .bind(k.period.as_str())
-                .bind(k.revision);
+            query = query.bind(k.platform_id.as_str()).bind(k.period.as_str());
         }
         let rows: Vec<rows::LookupRow> = self.fetch_all("find_batch", query).await?;
         let (receipts, revisions): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.hit == 1);
@@ -387,6 +387,11 @@ impl Store {
                 .received_at
                 .replace_nanosecond(row.received_at_nanos)
                 .unwrap_or(row.received_at);
+            let current = found
+                .current
+                .entry((row.platform_id.clone(), row.period.clone()))
+                .or_insert(row.revision);
+            *current = (*current).max(row.revision);
             let key = (row.platform_id, row.period, row.revision);
             match earliest.get(&key) {
                 Some(seen) if *seen <= (at, row.report_id) => {}

@@ -447,6 +447,11 @@ pub struct Receipt {
     /// gRPC status code the same rejection would have had in SubmitReport (0 when accepted).
     #[prost(int32, tag = "11")]
     pub status_code: i32,
+    /// For a revision refused because the hub holds that one or a higher one of the period
+    /// (ALREADY_EXISTS, FAILED_PRECONDITION): the highest revision the hub holds (当前修订号), so
+    /// the agent builds the next one above it. 0 otherwise (and from older hubs).
+    #[prost(uint32, tag = "12")]
+    pub current_revision: u32,
 }
 /// FieldViolation names one broken rule: where, which rule, and why, in Chinese and English.
 #[allow(clippy::all)]
@@ -479,6 +484,10 @@ pub struct ValidationFailure {
     /// violations is the full list).
     #[prost(uint32, tag = "2")]
     pub total: u32,
+    /// As Receipt.current_revision: for a revision already held or superseded, the highest
+    /// revision the hub holds of the period; 0 otherwise.
+    #[prost(uint32, tag = "3")]
+    pub current_revision: u32,
 }
 /// HeartbeatRequest reports the agent's status.
 #[allow(clippy::all)]
