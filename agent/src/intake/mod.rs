@@ -155,6 +155,7 @@ pub struct Intake<'k> {
     key: &'k [u8],
     today: Date,
     limits: Limits,
+    allow_revert: bool,
 }
 
 // === impl Intake ===
@@ -166,6 +167,16 @@ impl<'k> Intake<'k> {
             key,
             today: OffsetDateTime::now_utc().to_offset(CST).date(),
             limits: Limits::default(),
+            allow_revert: false,
+        }
+    }
+
+    /// The same, importing even what undoes corrections (voided records, earlier contents of
+    /// corrected records): `sme-agent import --allow-revert`.
+    pub fn allowing_revert(self, allow_revert: bool) -> Self {
+        Intake {
+            allow_revert,
+            ..self
         }
     }
 
@@ -270,7 +281,17 @@ impl<'k> Intake<'k> {
         let (kind, summary) = match parsed {
             Parsed::Records(rows) => (
                 ImportKind::ServiceRecords,
-                store.insert_records(&rows, &source)?,
+                match store.insert_records_with(&rows, &source, self.allow_revert) {
+                    Ok(summary) => summary,
+                    Err(StoreError::WouldRevert(reverts)) => {
+                        return Err(IntakeError::Rejected {
+                            file: path.to_path_buf(),
+                            problems: revert_problems(&reverts),
+                        }
+                        .into())
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             ),
             Parsed::Profile(p) => match *p {
                 ProfileFile {
@@ -298,16 +319,39 @@ pub fn import_file(path: &Path, store: &mut Store, key: &[u8]) -> Result<FileImp
     Intake::new(key).import_file(path, store)
 }
 
-/// [`import_file`] with the configured size limits.
+/// [`import_file`] with the configured size limits, and allowing reverts when asked.
 pub fn import_file_with(
     path: &Path,
     store: &mut Store,
     key: &[u8],
     limits: Limits,
+    allow_revert: bool,
 ) -> Result<FileImport, ImportError> {
     Intake::new(key)
         .with_limits(limits)
+        .allowing_revert(allow_revert)
         .import_file(path, store)
+}
+
+/// The problems shown for an import refused because it would undo corrections.
+fn revert_problems(reverts: &[crate::store::Revert]) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = reverts
+        .iter()
+        .map(|r| Problem::file(r.en.clone(), r.zh.clone()))
+        .collect();
+    problems.push(Problem::file(
+        format!(
+            "nothing was imported: this file would undo {} correction(s) made after it (an old \
+             file dropped again?). If that is what you want, import it with `sme-agent import \
+             --allow-revert FILE`",
+            reverts.len()
+        ),
+        format!(
+            "未导入：该文件会撤销此后的 {} 处更正（是否误放了旧文件？）。如确需恢复，请使用 `sme-agent import --allow-revert 文件`",
+            reverts.len()
+        ),
+    ));
+    problems
 }
 
 // === impl IntakeError ===
