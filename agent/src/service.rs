@@ -42,6 +42,9 @@ use crate::store::{SharedStore, Store, StoreError};
 pub const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// How long work in progress may take to wind down after a stop signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Delivered periods listed in a heartbeat for reconciliation (about 16 years of months,
+/// quarters and years).
+const MAX_DELIVERED_IN_HEARTBEAT: usize = 200;
 
 /// `meta` keys the service maintains (read by `sme-agent status`).
 pub mod meta {
@@ -313,7 +316,7 @@ impl Agent {
 
     /// Sends a heartbeat; caches the calendar it returns.
     pub async fn heartbeat(&mut self) -> Result<v1::HeartbeatResponse, String> {
-        let (depth, rejected, last_success, last_error) = self
+        let (depth, rejected, last_success, last_error, delivered) = self
             .store
             .run(|s| -> Result<_, StoreError> {
                 Ok((
@@ -321,6 +324,7 @@ impl Agent {
                     s.outbox_counts()?.rejected,
                     s.last_success()?,
                     s.meta_get(meta::LAST_ERROR)?,
+                    s.delivered_periods(MAX_DELIVERED_IN_HEARTBEAT)?,
                 ))
             })
             .await
@@ -342,6 +346,10 @@ impl Agent {
                 last_success_at: last_success.map(to_timestamp),
                 last_error,
                 certificate_not_after: Some(to_timestamp(not_after)),
+                delivered: delivered
+                    .into_iter()
+                    .map(|(period, revision)| v1::DeliveredPeriod { period, revision })
+                    .collect(),
             })
             .await
             .map_err(|s| match s.code() {

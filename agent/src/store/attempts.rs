@@ -150,6 +150,19 @@ impl Store {
         Ok(())
     }
 
+    /// Periods the hub acknowledged, each with its highest acknowledged revision, the most
+    /// recently delivered first, at most `limit` (for the heartbeat's reconciliation).
+    pub fn delivered_periods(&self, limit: usize) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT period, max(revision) FROM outbox WHERE state = 'delivered'
+             GROUP BY period ORDER BY max(delivered_at) DESC, period LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// When the earliest pending report is due, if any is pending.
     pub fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
         let ms: Option<i64> = self.conn.query_row(

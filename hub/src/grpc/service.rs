@@ -642,6 +642,53 @@ fn peer<T>(req: &Request<T>) -> String {
     req.remote_addr().map(|a| a.to_string()).unwrap_or_default()
 }
 
+impl Hub {
+    /// Reconciliation (对账): a RESEND_PERIOD directive for each period the agent says the hub
+    /// acknowledged but the hub no longer holds (or holds only at a lower revision), e.g. after
+    /// a backup was restored or a shard lost. At most [`MAX_RECONCILED`] periods are looked at.
+    async fn reconcile(
+        &self,
+        platform_id: &str,
+        delivered: &[v1::DeliveredPeriod],
+    ) -> Result<Vec<v1::Directive>, Status> {
+        let delivered = &delivered[..delivered.len().min(MAX_RECONCILED)];
+        let periods: Vec<String> = delivered.iter().map(|d| d.period.clone()).collect();
+        let held = self
+            .inner
+            .store
+            .held_revisions(platform_id, &periods)
+            .await
+            .map_err(|e| unavailable(e).status())?;
+        let mut directives = Vec::new();
+        for d in delivered {
+            let reason = match held.get(&d.period) {
+                None => format!(
+                    "the hub holds no report of {} although it acknowledged revision {}; send \
+                     the period again",
+                    d.period, d.revision
+                ),
+                Some(&r) if r < d.revision => format!(
+                    "the hub holds revision {r} of {}, below revision {} it acknowledged; send \
+                     the period again",
+                    d.period, d.revision
+                ),
+                Some(_) => continue,
+            };
+            tracing::warn!(platform = %platform_id, period = %d.period, revision = d.revision,
+                "a period acknowledged earlier is missing from the store; asking the agent to resend it");
+            directives.push(v1::Directive {
+                kind: v1::DirectiveKind::ResendPeriod as i32,
+                period: d.period.clone(),
+                reason,
+            });
+        }
+        Ok(directives)
+    }
+}
+
+/// Periods of one heartbeat reconciled (the agent sends at most 200).
+const MAX_RECONCILED: usize = 400;
+
 // === impl ReportingService ===
 
 #[tonic::async_trait]
@@ -733,6 +780,7 @@ impl ReportingService for Hub {
             .identify(&request)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         let now = self.inner.settings.clock.now();
+        let delivered = request.into_inner().delivered;
         let calendar = crate::reporting::calendar::platform_calendar(
             &self.inner.settings.calendar,
             &self.inner.store,
@@ -753,6 +801,7 @@ impl ReportingService for Hub {
                 ),
             });
         }
+        directives.extend(self.reconcile(&identity.platform_id, &delivered).await?);
         Ok(Response::new(v1::HeartbeatResponse {
             server_time: Some(timestamp(now)),
             calendar,

@@ -404,6 +404,32 @@ impl Store {
         Ok(found)
     }
 
+    /// The highest accepted revision of each of `periods` that `platform_id` has in the store.
+    pub async fn held_revisions(
+        &self,
+        platform_id: &str,
+        periods: &[String],
+    ) -> Result<HashMap<String, u32>, StoreError> {
+        if periods.is_empty() {
+            return Ok(HashMap::new());
+        }
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Held {
+            period: String,
+            revision: u32,
+        }
+        let query = self
+            .client
+            .query(
+                "SELECT period, max(revision) AS revision FROM reports \
+                 WHERE platform_id = ? AND has(?, period) GROUP BY period",
+            )
+            .bind(platform_id)
+            .bind(periods);
+        let held: Vec<Held> = self.fetch_all("held_revisions", query).await?;
+        Ok(held.into_iter().map(|h| (h.period, h.revision)).collect())
+    }
+
     /// Which of `periods` have at least one accepted report of `platform_id`.
     pub async fn received_periods(
         &self,

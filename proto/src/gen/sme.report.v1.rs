@@ -491,7 +491,7 @@ pub struct ValidationFailure {
 }
 /// HeartbeatRequest reports the agent's status.
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatRequest {
     /// Agent software version.
     #[prost(string, tag = "1")]
@@ -511,6 +511,22 @@ pub struct HeartbeatRequest {
     /// Expiry of the certificate the agent is using.
     #[prost(message, optional, tag = "6")]
     pub certificate_not_after: ::core::option::Option<::prost_types::Timestamp>,
+    /// Periods the hub has acknowledged (a receipt is stored at the agent), each with the highest
+    /// revision acknowledged, the most recent ones first (at most 200): the hub answers
+    /// RESEND_PERIOD for those it no longer holds (对账), e.g. after restoring a backup.
+    #[prost(message, repeated, tag = "7")]
+    pub delivered: ::prost::alloc::vec::Vec<DeliveredPeriod>,
+}
+/// DeliveredPeriod is a period whose report the hub acknowledged with a receipt.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeliveredPeriod {
+    /// Period code, e.g. "2026-M05".
+    #[prost(string, tag = "1")]
+    pub period: ::prost::alloc::string::String,
+    /// The highest revision of the period the hub acknowledged.
+    #[prost(uint32, tag = "2")]
+    pub revision: u32,
 }
 /// HeartbeatResponse returns the calendar and directives.
 #[allow(clippy::all)]
