@@ -422,7 +422,10 @@ mod tests {
         let mut changed = row("R1", d, ServiceFunction::Quality, Some(4));
         import(&mut store, "b", std::slice::from_ref(&changed));
         changed.satisfaction = Some(5);
-        import(&mut store, "c", &[changed]);
+        // Back to the first content: an undone correction, which an import must allow.
+        store
+            .insert_records_with(&[changed], &ImportSource::new("c", b"c"), true)
+            .unwrap();
         assert!(store.period_state(&oct).unwrap().dirty);
         let again = build_due(&mut store, &ctx(&id, now)).unwrap();
         assert!(again.enqueued.is_empty(), "{again:#?}");

@@ -43,6 +43,23 @@ pub enum Command {
         /// Files to import.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Import even if the file undoes corrections: brings back voided records or earlier
+        /// contents of records a later file corrected (refused by default, with the list).
+        #[arg(long)]
+        allow_revert: bool,
+    },
+    /// Remove service records imported by mistake (作废). Their periods are sent again as a
+    /// new revision without them at the next run; importing them again later is refused unless
+    /// `import --allow-revert`.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["record", "file"])))]
+    Void {
+        /// The record id (记录编号) to void.
+        #[arg(long)]
+        record: Option<String>,
+        /// Void every record last imported from this file (its name, as `status` and the
+        /// done/ folder show it).
+        #[arg(long)]
+        file: Option<String>,
     },
     /// Write blank import templates (CSV and Excel for service records, CSV for a profile).
     Template {

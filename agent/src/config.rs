@@ -75,6 +75,22 @@ pub struct InboxSection {
     pub done_dir: PathBuf,
     /// How often to look into the folder; 0 turns the inbox off.
     pub poll_secs: u64,
+    /// Largest file imported (inbox and `sme-agent import`), in bytes; larger files are refused
+    /// with the limit named.
+    pub max_file_bytes: u64,
+    /// Largest total a workbook (.xlsx) may unpack to, in bytes; beyond it the file is refused
+    /// (a zip bomb costs no memory).
+    pub max_unpacked_bytes: u64,
+}
+
+impl InboxSection {
+    /// The size limits of intake.
+    pub fn limits(&self) -> crate::intake::Limits {
+        crate::intake::Limits {
+            max_file_bytes: self.max_file_bytes,
+            max_unpacked_bytes: self.max_unpacked_bytes,
+        }
+    }
 }
 
 /// `[delivery]`
@@ -127,6 +143,8 @@ impl Default for InboxSection {
             quarantine_dir: PathBuf::new(),
             done_dir: PathBuf::new(),
             poll_secs: 60,
+            max_file_bytes: crate::intake::file::DEFAULT_MAX_FILE_BYTES,
+            max_unpacked_bytes: crate::intake::file::DEFAULT_MAX_UNPACKED_BYTES,
         }
     }
 }
@@ -216,6 +234,12 @@ impl AgentConfig {
                     self.schedule.max_start_offset_secs
                 ),
             );
+        }
+        if self.inbox.max_file_bytes == 0 {
+            return invalid("inbox.max_file_bytes", "must be at least 1".into());
+        }
+        if self.inbox.max_unpacked_bytes == 0 {
+            return invalid("inbox.max_unpacked_bytes", "must be at least 1".into());
         }
         let d = &self.delivery;
         if !(1..=10_000).contains(&d.batch_size) {

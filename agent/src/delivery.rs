@@ -6,7 +6,7 @@
 //!   the one connection (the hub works on a bounded number of each stream's reports at a time,
 //!   and batches its ClickHouse work across everything in flight). Answers are recorded up to
 //!   200 at a time in one store transaction.
-//! * **Classification.** Accepted (or a replay of an accepted `report_id`) → delivered, with the
+//! * **Classification** ([`crate::verdict`]). Accepted (or a replay of an accepted `report_id`) → delivered, with the
 //!   receipt. Refused for a reason a resend cannot fix (INVALID_ARGUMENT, FAILED_PRECONDITION,
 //!   PERMISSION_DENIED, ALREADY_EXISTS, …) → rejected with the hub's code, message and field
 //!   violations, never sent again; a corrected build is a new revision. Anything passing
@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use prost::Message;
 use rand::Rng;
-use serde::{Deserialize, Serialize};
-use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient, Outcome};
+use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient};
 use time::OffsetDateTime;
 use tonic::transport::Channel;
 use tonic::Code;
@@ -37,6 +36,8 @@ use crate::connect::{self, ConnectError, HubAddress};
 use crate::identity::Identity;
 use crate::shutdown::Shutdown;
 use crate::store::{Attempt, OutboxItem, SharedStore, StoreError};
+pub use crate::verdict::Rejection;
+use crate::verdict::{classify_receipt, classify_status, Verdict};
 
 /// Answers recorded per store transaction while a stream drains.
 const FLUSH_EVERY: usize = 200;
@@ -67,6 +68,21 @@ pub struct DeliverySettings {
     pub receipt_timeout: Duration,
 }
 
+impl DeliverySettings {
+    /// The settings of `[delivery]`.
+    pub fn from_config(d: &crate::config::DeliverySection) -> Self {
+        DeliverySettings {
+            batch_size: d.batch_size,
+            streams: d.streams,
+            backoff: Backoff {
+                base: Duration::from_secs(d.backoff_base_secs),
+                max: Duration::from_secs(d.backoff_max_secs),
+            },
+            receipt_timeout: Duration::from_secs(d.receipt_timeout_secs),
+        }
+    }
+}
+
 /// Exponential backoff with full jitter.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
@@ -94,17 +110,6 @@ pub struct DrainReport {
     pub stopped_early: bool,
     /// The earliest retry time given to a report in this drain.
     pub retry_at: Option<OffsetDateTime>,
-}
-
-/// The hub's refusal of one report, as stored in the outbox (`violations` column, JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rejection {
-    /// gRPC code name, e.g. `InvalidArgument`.
-    pub code: String,
-    /// The hub's message (may be empty when violations say it all).
-    pub message: String,
-    /// Field violations (rule id, field, zh, en).
-    pub violations: Vec<v1::FieldViolation>,
 }
 
 // === impl DrainReport ===
@@ -141,57 +146,6 @@ impl Backoff {
     }
 }
 
-// === impl Rejection ===
-
-impl Rejection {
-    /// Parses a stored rejection; older or foreign JSON becomes a message.
-    pub fn from_json(json: &str) -> Rejection {
-        serde_json::from_str(json)
-            .or_else(|_| {
-                serde_json::from_str::<Vec<v1::FieldViolation>>(json).map(|violations| Rejection {
-                    code: String::new(),
-                    message: String::new(),
-                    violations,
-                })
-            })
-            .unwrap_or_else(|_| Rejection {
-                code: String::new(),
-                message: json.to_owned(),
-                violations: Vec::new(),
-            })
-    }
-
-    fn from_status(status: &tonic::Status) -> Rejection {
-        Rejection {
-            code: format!("{:?}", status.code()),
-            message: status.message().to_owned(),
-            violations: sme_proto::status::violations(status),
-        }
-    }
-
-    fn from_receipt(receipt: &v1::Receipt) -> Rejection {
-        // Refusals without a rule (ALREADY_EXISTS …) travel as a violation with no rule id.
-        let (messages, violations): (Vec<_>, Vec<_>) = receipt
-            .violations
-            .iter()
-            .cloned()
-            .partition(|v| v.rule_id.is_empty() && v.field.is_empty());
-        Rejection {
-            code: format!("{:?}", Code::from(receipt.status_code)),
-            message: messages
-                .into_iter()
-                .map(|v| v.message_en)
-                .collect::<Vec<_>>()
-                .join("; "),
-            violations,
-        }
-    }
-
-    fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("rejection serialises")
-    }
-}
-
 /// The message shown when the hub refuses this agent's certificate.
 pub fn auth_advice(hub_message: &str) -> String {
     if hub_message.contains("sme-agent enroll") {
@@ -207,18 +161,6 @@ pub fn auth_advice(hub_message: &str) -> String {
          token and run `sme-agent enroll --force --hub URL --platform ID --token TOKEN` / \
          证书已过期或被吊销，请向汇聚中心申请新的注册令牌后重新注册"
     )
-}
-
-/// What to do with one report after an answer or a failure.
-enum Verdict {
-    Delivered(v1::Receipt),
-    Rejected(Rejection),
-    Retry {
-        error: String,
-        hint: Option<Duration>,
-    },
-    /// The certificate was refused: keep the report, stop draining.
-    Unauthenticated(String),
 }
 
 /// Drains every due report (until none is due, the hub is unreachable, or `shutdown`).
@@ -488,54 +430,10 @@ async fn send_stream(
     Ok(StreamEnd::Done { stop })
 }
 
-/// What a gRPC status means for the report.
-fn classify_status(status: &tonic::Status) -> Verdict {
-    match status.code() {
-        Code::Unauthenticated => Verdict::Unauthenticated(status.message().to_owned()),
-        Code::Unavailable
-        | Code::ResourceExhausted
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::Internal => Verdict::Retry {
-            error: format!("{:?}: {}", status.code(), status.message()),
-            hint: sme_proto::status::retry_after(status),
-        },
-        _ => Verdict::Rejected(Rejection::from_status(status)),
-    }
-}
-
-/// What a streamed receipt means for the report.
-fn classify_receipt(receipt: v1::Receipt) -> Verdict {
-    match Outcome::try_from(receipt.outcome) {
-        Ok(Outcome::Accepted) => Verdict::Delivered(receipt),
-        Ok(Outcome::Rejected) => match Code::from(receipt.status_code) {
-            Code::Unauthenticated => {
-                Verdict::Unauthenticated(Rejection::from_receipt(&receipt).message)
-            }
-            Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded => {
-                Verdict::Retry {
-                    error: Rejection::from_receipt(&receipt).message,
-                    hint: None,
-                }
-            }
-            _ => Verdict::Rejected(Rejection::from_receipt(&receipt)),
-        },
-        Ok(Outcome::Deferred) => Verdict::Retry {
-            error: "the hub deferred the report (busy or its store is down)".into(),
-            hint: receipt.retry_after.and_then(|d| Duration::try_from(d).ok()),
-        },
-        Ok(Outcome::Unspecified) | Err(_) => Verdict::Retry {
-            error: format!("receipt with unknown outcome {}", receipt.outcome),
-            hint: None,
-        },
-    }
-}
-
 fn corrupt(item: &OutboxItem, e: prost::DecodeError) -> Verdict {
     tracing::error!(report_id = %item.report_id, error = %e, "unreadable report in the outbox");
     Verdict::Rejected(Rejection {
+        current_revision: None,
         code: "DataLoss".into(),
         message: format!(
             "the stored report cannot be decoded ({e}); it was never sent. Run `sme-agent \
@@ -570,8 +468,14 @@ fn settle(
             tracing::warn!(%report_id, period = %item.period, revision = item.revision,
                 code = %rejection.code, rules = ?rejection.violations.iter().map(|v| &v.rule_id).collect::<Vec<_>>(),
                 "the hub rejected the report; see `sme-agent status`");
+            if let Some(current) = rejection.current_revision {
+                tracing::warn!(%report_id, period = %item.period, revision = item.revision,
+                    hub_revision = current,
+                    "the hub holds this revision of the period or a higher one; the period is rebuilt above it");
+            }
             Attempt::Rejected {
                 report_id,
+                hub_revision: rejection.current_revision,
                 detail_json: rejection.to_json(),
             }
         }
@@ -644,90 +548,5 @@ mod tests {
             d >= Duration::from_secs(31) && d <= Duration::from_secs(40),
             "{d:?}"
         );
-    }
-
-    #[test]
-    fn statuses_are_classified() {
-        let retry = tonic::Status::unavailable("down");
-        assert!(matches!(classify_status(&retry), Verdict::Retry { .. }));
-        let busy = sme_proto::status::with_retry_after(
-            Code::ResourceExhausted,
-            "busy",
-            Duration::from_secs(30),
-        );
-        match classify_status(&busy) {
-            Verdict::Retry { hint, .. } => assert_eq!(hint, Some(Duration::from_secs(30))),
-            _ => panic!("busy is retried"),
-        }
-        for code in [
-            Code::InvalidArgument,
-            Code::FailedPrecondition,
-            Code::PermissionDenied,
-            Code::AlreadyExists,
-        ] {
-            let s = tonic::Status::new(code, "no");
-            match classify_status(&s) {
-                Verdict::Rejected(r) => assert_eq!(r.code, format!("{code:?}")),
-                _ => panic!("{code:?} is rejected"),
-            }
-        }
-        assert!(matches!(
-            classify_status(&tonic::Status::unauthenticated("expired")),
-            Verdict::Unauthenticated(_)
-        ));
-    }
-
-    #[test]
-    fn receipts_are_classified() {
-        let receipt = |outcome: Outcome, code: Code| v1::Receipt {
-            report_id: "r".into(),
-            outcome: outcome as i32,
-            status_code: code as i32,
-            violations: vec![v1::FieldViolation {
-                field: String::new(),
-                rule_id: String::new(),
-                message_zh: "已存在".into(),
-                message_en: "revision 0 already accepted".into(),
-            }],
-            ..Default::default()
-        };
-        assert!(matches!(
-            classify_receipt(receipt(Outcome::Accepted, Code::Ok)),
-            Verdict::Delivered(_)
-        ));
-        match classify_receipt(receipt(Outcome::Rejected, Code::AlreadyExists)) {
-            Verdict::Rejected(r) => {
-                assert_eq!(r.code, "AlreadyExists");
-                assert_eq!(r.message, "revision 0 already accepted");
-                assert!(r.violations.is_empty());
-            }
-            _ => panic!("rejected"),
-        }
-        assert!(matches!(
-            classify_receipt(receipt(Outcome::Deferred, Code::Unavailable)),
-            Verdict::Retry { .. }
-        ));
-        assert!(matches!(
-            classify_receipt(receipt(Outcome::Rejected, Code::Unauthenticated)),
-            Verdict::Unauthenticated(_)
-        ));
-    }
-
-    #[test]
-    fn stored_rejections_parse_in_every_shape() {
-        let r = Rejection {
-            code: "InvalidArgument".into(),
-            message: String::new(),
-            violations: vec![v1::FieldViolation {
-                field: "staff".into(),
-                rule_id: "E005".into(),
-                message_zh: "z".into(),
-                message_en: "e".into(),
-            }],
-        };
-        assert_eq!(Rejection::from_json(&r.to_json()), r);
-        let bare = serde_json::to_string(&r.violations).unwrap();
-        assert_eq!(Rejection::from_json(&bare).violations, r.violations);
-        assert_eq!(Rejection::from_json("garbage").message, "garbage");
     }
 }

@@ -19,3 +19,4 @@ pub mod status;
 pub mod store;
 pub mod submit;
 pub mod template;
+pub mod verdict;

@@ -90,7 +90,31 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run => run_service(cfg),
-        Command::Import { files } => import(&cfg, &files),
+        Command::Import {
+            files,
+            allow_revert,
+        } => import(&cfg, &files, allow_revert),
+        Command::Void { record, file } => {
+            let selector = match (record, file) {
+                (Some(id), _) => sme_agent::store::VoidSelector::Record(id),
+                (None, Some(name)) => sme_agent::store::VoidSelector::File(
+                    // A path names its file.
+                    Path::new(&name)
+                        .file_name()
+                        .map_or(name.clone(), |n| n.to_string_lossy().into_owned()),
+                ),
+                (None, None) => unreachable!("clap requires one of --record, --file"),
+            };
+            let summary = open_store(&cfg)?.void_records(&selector)?;
+            println!(
+                "voided {} record(s): {}; periods sent again as a new revision at the next run \
+                 (or now with `sme-agent sync`): {}",
+                summary.voided.len(),
+                summary.voided.join(", "),
+                summary.dirty_periods.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Template { dir } => {
             for path in template::write_templates(&dir)? {
                 println!("wrote {}", path.display());
@@ -234,12 +258,18 @@ fn sync(cfg: AgentConfig) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn import(cfg: &AgentConfig, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+fn import(cfg: &AgentConfig, files: &[PathBuf], allow_revert: bool) -> anyhow::Result<ExitCode> {
     let identity = Identity::load(&cfg.data_dir)?;
     let mut store = open_store(cfg)?;
     let mut code = ExitCode::SUCCESS;
     for file in files {
-        match intake::import_file(file, &mut store, &identity.pseudonym_key) {
+        match intake::import_file_with(
+            file,
+            &mut store,
+            &identity.pseudonym_key,
+            cfg.inbox.limits(),
+            allow_revert,
+        ) {
             Ok(done) => {
                 let s = &done.summary;
                 if s.already_imported {
@@ -302,8 +332,20 @@ fn send(cfg: &AgentConfig, file: &Path, skip_check: bool) -> anyhow::Result<Exit
     } else {
         cfg.hub.url.clone()
     };
-    let outcome = runtime()?.block_on(submit::submit_once(&identity, &url, report))?;
+    let store = sme_agent::store::SharedStore::new(open_store(cfg)?);
+    let settings = sme_agent::delivery::DeliverySettings::from_config(&cfg.delivery);
+    let (revision, outcome) = runtime()?.block_on(submit::send_through_outbox(
+        &store,
+        &identity,
+        &url,
+        &settings,
+        &SystemClock,
+        report,
+    ))?;
     print!("{}", outcome.describe());
+    if !matches!(outcome, SubmitOutcome::Accepted(_)) {
+        println!("(sent as revision {revision}, the period's next revision in the outbox)");
+    }
     Ok(match outcome {
         SubmitOutcome::Accepted(_) => ExitCode::SUCCESS,
         SubmitOutcome::Rejected { .. } => ExitCode::from(1),

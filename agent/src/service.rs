@@ -30,7 +30,7 @@ use crate::calendar::HubCalendar;
 use crate::clock::Clock;
 use crate::config::AgentConfig;
 use crate::connect::{self, HubAddress};
-use crate::delivery::{self, Backoff, DeliverySettings, DrainReport};
+use crate::delivery::{self, DeliverySettings, DrainReport};
 use crate::identity::{Identity, IdentityError};
 use crate::intake::{self, InboxSummary};
 use crate::renew;
@@ -42,6 +42,9 @@ use crate::store::{SharedStore, Store, StoreError};
 pub const MAX_SLEEP: Duration = Duration::from_secs(3600);
 /// How long work in progress may take to wind down after a stop signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Delivered periods listed in a heartbeat for reconciliation (about 16 years of months,
+/// quarters and years).
+const MAX_DELIVERED_IN_HEARTBEAT: usize = 200;
 
 /// `meta` keys the service maintains (read by `sme-agent status`).
 pub mod meta {
@@ -147,16 +150,7 @@ impl Agent {
             cfg.schedule.max_start_offset_secs,
         );
         let schedule = Schedule::new(&cfg.schedule.cron, &cfg.schedule.timezone, offset)?;
-        let d = &cfg.delivery;
-        let delivery = DeliverySettings {
-            batch_size: d.batch_size,
-            streams: d.streams,
-            backoff: Backoff {
-                base: Duration::from_secs(d.backoff_base_secs),
-                max: Duration::from_secs(d.backoff_max_secs),
-            },
-            receipt_timeout: Duration::from_secs(d.receipt_timeout_secs),
-        };
+        let delivery = DeliverySettings::from_config(&cfg.delivery);
         Ok(Agent {
             cfg,
             store: SharedStore::new(store),
@@ -322,7 +316,7 @@ impl Agent {
 
     /// Sends a heartbeat; caches the calendar it returns.
     pub async fn heartbeat(&mut self) -> Result<v1::HeartbeatResponse, String> {
-        let (depth, rejected, last_success, last_error) = self
+        let (depth, rejected, last_success, last_error, delivered) = self
             .store
             .run(|s| -> Result<_, StoreError> {
                 Ok((
@@ -330,6 +324,7 @@ impl Agent {
                     s.outbox_counts()?.rejected,
                     s.last_success()?,
                     s.meta_get(meta::LAST_ERROR)?,
+                    s.delivered_periods(MAX_DELIVERED_IN_HEARTBEAT)?,
                 ))
             })
             .await
@@ -351,6 +346,10 @@ impl Agent {
                 last_success_at: last_success.map(to_timestamp),
                 last_error,
                 certificate_not_after: Some(to_timestamp(not_after)),
+                delivered: delivered
+                    .into_iter()
+                    .map(|(period, revision)| v1::DeliveredPeriod { period, revision })
+                    .collect(),
             })
             .await
             .map_err(|s| match s.code() {
@@ -502,9 +501,10 @@ impl Agent {
             self.cfg.done_dir(),
         );
         let key = self.identity.pseudonym_key.clone();
+        let limits = self.cfg.inbox.limits();
         let summary = self
             .store
-            .run(move |s| intake::process_inbox(&inbox, &quarantine, &done, s, &key))
+            .run(move |s| intake::process_inbox_with(&inbox, &quarantine, &done, s, &key, limits))
             .await;
         for f in &summary.failed {
             self.record_error(format!("inbox: {}: {}", f.path.display(), f.error))

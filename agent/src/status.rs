@@ -375,10 +375,17 @@ pub fn hint(rule_id: &str, period: &str) -> String {
 
 fn rejection_advice(r: &Rejection, period: &str) -> String {
     match r.code.as_str() {
+        "AlreadyExists" | "FailedPrecondition" if r.current_revision.is_some() => format!(
+            "the hub holds revision {} of {period} from another report (sent from another \
+             machine, or this agent's store was restored): the agent sends its current data as \
+             revision {} at the next run (now: `sme-agent sync`) / 汇聚中心已有更高修订号，下次运行时自动以更高修订号重发",
+            r.current_revision.unwrap_or_default(),
+            r.current_revision.unwrap_or_default() + 1
+        ),
         "AlreadyExists" => format!(
-            "the hub already holds this revision from another report (sent with `sme-agent send`, \
-             or this agent's store was restored): run `sme-agent rebuild --period {period}` to \
-             send the current data as a new revision"
+            "the hub already holds this revision from another report (sent from another \
+             machine, or this agent's store was restored): run `sme-agent rebuild --period \
+             {period}` to send the current data as a new revision"
         ),
         "FailedPrecondition" => {
             "the period is locked: ask your regional SME authority to reopen it; the agent \

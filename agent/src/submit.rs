@@ -3,6 +3,11 @@
 //! The report file is JSON with the field names of `sme.report.v1.Report` (enums as numbers,
 //! money in fen). Envelope fields the agent knows (`report_id`, `platform_id`, `form_version`,
 //! `agent_version`, `generated_at`) are filled in when absent.
+//!
+//! The report goes through the outbox ([`send_through_outbox`]): it takes the period's next
+//! revision (the file's, when higher), so it can neither collide with the agent's own builds
+//! nor be shadowed by them, is kept until the hub answers, and a later build of the period
+//! supersedes it as a newer revision.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,8 +15,12 @@ use std::path::{Path, PathBuf};
 use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient, Outcome, Receipt};
 use tonic::Code;
 
+use crate::clock::Clock;
 use crate::connect::{self, ConnectError, HubAddress};
+use crate::delivery::{self, DeliveryError, DeliverySettings, Rejection};
 use crate::identity::Identity;
+use crate::shutdown::Shutdown;
+use crate::store::{BuildStamp, OutboxState, SharedStore, StoreError};
 
 /// Errors reading a report file.
 #[derive(Debug, thiserror::Error)]
@@ -55,23 +64,23 @@ pub enum SubmitOutcome {
 impl SubmitOutcome {
     /// Classifies a gRPC status: which codes are worth retrying unchanged.
     pub fn from_status(status: &tonic::Status) -> Self {
-        match status.code() {
-            Code::Unavailable
-            | Code::ResourceExhausted
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::Cancelled
-            | Code::Unknown
-            | Code::Internal => SubmitOutcome::Retry {
+        use crate::verdict::{is_hub_refusal, read, Reading};
+        match read(status.code(), is_hub_refusal(status)) {
+            Reading::Refused => SubmitOutcome::Rejected {
                 code: status.code(),
-                message: status.message().to_owned(),
-                retry_after: sme_proto::status::retry_after(status),
-            },
-            code => SubmitOutcome::Rejected {
-                code,
                 message: status.message().to_owned(),
                 violations: sme_proto::status::violations(status),
                 total: sme_proto::status::violation_total(status),
+            },
+            Reading::Certificate => SubmitOutcome::Retry {
+                code: status.code(),
+                message: crate::delivery::auth_advice(status.message()),
+                retry_after: None,
+            },
+            Reading::Passing => SubmitOutcome::Retry {
+                code: status.code(),
+                message: status.message().to_owned(),
+                retry_after: sme_proto::status::retry_after(status),
             },
         }
     }
@@ -223,6 +232,126 @@ pub async fn submit_once(
     )
 }
 
+/// Errors of [`send_through_outbox`].
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The report's period is not a period code.
+    #[error("the report's period {period:?} is not valid: {message}")]
+    Period { period: String, message: String },
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The hub could not be reached at all (bad address, TLS setup).
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+/// Queues `report` in the outbox as the period's next revision (or the report's own, when
+/// higher) and delivers the outbox; returns the revision it went out as and what became of it.
+/// A `report_id` already in the outbox is not queued again: its answer is shown (a delivered
+/// one as a replay), a pending one is sent again.
+pub async fn send_through_outbox(
+    store: &SharedStore,
+    identity: &Identity,
+    hub_url: &str,
+    settings: &DeliverySettings,
+    clock: &dyn Clock,
+    mut report: v1::Report,
+) -> Result<(u32, SubmitOutcome), SendError> {
+    let period: sme_proto::period::Period =
+        report
+            .period
+            .parse()
+            .map_err(|e: sme_proto::period::PeriodError| SendError::Period {
+                period: report.period.clone(),
+                message: e.to_string(),
+            })?;
+    let report_id = report.report_id.clone();
+    let known = {
+        let id = report_id.clone();
+        store.run(move |s| s.outbox_item(&id)).await?
+    };
+    match known {
+        Some(item) if item.state == OutboxState::Delivered => {
+            let mut receipt = item
+                .receipt
+                .as_deref()
+                .and_then(crate::status::receipt)
+                .unwrap_or_default();
+            receipt.replay = true;
+            return Ok((item.revision, SubmitOutcome::Accepted(receipt)));
+        }
+        Some(_) => {}
+        None => {
+            let state = store.run(move |s| s.period_state(&period)).await?;
+            report.revision = report.revision.max(state.next_revision());
+            let stamp = BuildStamp {
+                content_hash: crate::builder::content_hash(&report),
+                // Not built from the ledger: the period's own changes stay to be built.
+                change_seq: 0,
+            };
+            let (id, revision, bytes) = (
+                report_id.clone(),
+                report.revision,
+                prost::Message::encode_to_vec(&report),
+            );
+            store
+                .run(move |s| s.enqueue(&id, &period, revision, &bytes, &stamp))
+                .await?;
+        }
+    }
+    delivery::drain(
+        store,
+        identity,
+        hub_url,
+        settings,
+        clock,
+        &Shutdown::never(),
+    )
+    .await?;
+    let id = report_id.clone();
+    let item = store
+        .run(move |s| s.outbox_item(&id))
+        .await?
+        .ok_or_else(|| StoreError::UnknownReport(report_id.clone()))?;
+    let outcome = match item.state {
+        OutboxState::Delivered => SubmitOutcome::Accepted(
+            item.receipt
+                .as_deref()
+                .and_then(crate::status::receipt)
+                .unwrap_or_default(),
+        ),
+        OutboxState::Rejected => {
+            let r = Rejection::from_json(item.violations.as_deref().unwrap_or("[]"));
+            SubmitOutcome::Rejected {
+                code: code_named(&r.code),
+                total: r.violations.len(),
+                message: r.message,
+                violations: r.violations,
+            }
+        }
+        OutboxState::Pending | OutboxState::Superseded => SubmitOutcome::Retry {
+            code: Code::Unavailable,
+            message: format!(
+                "{}; the report (revision {}) stays in the outbox and the service sends it / \
+                 报表保留在发送队列中，由后台服务稍后发送",
+                item.last_error.as_deref().unwrap_or("not answered"),
+                item.revision
+            ),
+            retry_after: None,
+        },
+    };
+    Ok((item.revision, outcome))
+}
+
+/// The gRPC code of a stored name (`InvalidArgument`); UNKNOWN for names it does not know.
+fn code_named(name: &str) -> Code {
+    (0..=16)
+        .map(Code::from)
+        .find(|c| format!("{c:?}") == name)
+        .unwrap_or(Code::Unknown)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +418,17 @@ mod tests {
             SubmitOutcome::Retry { .. }
         ));
         let s = tonic::Status::invalid_argument("bad");
+        assert!(matches!(
+            SubmitOutcome::from_status(&s),
+            SubmitOutcome::Retry { .. }
+        ));
+        let v = v1::FieldViolation {
+            field: "period".into(),
+            rule_id: "E003".into(),
+            message_zh: "z".into(),
+            message_en: "e".into(),
+        };
+        let s = sme_proto::status::rejection(Code::InvalidArgument, &[v]);
         assert!(matches!(
             SubmitOutcome::from_status(&s),
             SubmitOutcome::Rejected { .. }

@@ -62,11 +62,41 @@ const LOCALE_ZH: &str = "zh-CN";
 /// details: all of them, or the first ones and the total when all would not fit
 /// [`MAX_STATUS_WIRE_BYTES`].
 pub fn rejection(code: tonic::Code, violations: &[v1::FieldViolation]) -> tonic::Status {
+    rejection_at(code, violations, 0)
+}
+
+/// A revision refused because the hub holds it or a higher one: [`rejection`] with the highest
+/// revision the hub holds in `ValidationFailure.current_revision` (see [`current_revision`]).
+pub fn revision_conflict(
+    code: tonic::Code,
+    violation: v1::FieldViolation,
+    current_revision: u32,
+) -> tonic::Status {
+    rejection_at(code, &[violation], current_revision)
+}
+
+/// `ValidationFailure.current_revision` of a refusal: for one made by [`revision_conflict`],
+/// the highest revision the hub holds of the period (0 for other refusals); `None` without
+/// details.
+pub fn current_revision(status: &tonic::Status) -> Option<u32> {
+    rpc_status(status)?
+        .details
+        .into_iter()
+        .find(|a| a.type_url == VALIDATION_FAILURE_TYPE_URL)
+        .and_then(|a| v1::ValidationFailure::decode(a.value.as_slice()).ok())
+        .map(|f| f.current_revision)
+}
+
+fn rejection_at(
+    code: tonic::Code,
+    violations: &[v1::FieldViolation],
+    current_revision: u32,
+) -> tonic::Status {
     // The largest prefix of violations whose status fits the budget.
     let mut kept = violations.len();
     loop {
         let message = summary(violations, kept);
-        let details = encode_details(code, &message, violations, kept);
+        let details = encode_details(code, &message, violations, kept, current_revision);
         let size = status_wire_len(code, &message, &details);
         if size <= MAX_STATUS_WIRE_BYTES || kept == 0 {
             return tonic::Status::with_details(code, message, details.into());
@@ -90,6 +120,7 @@ fn encode_details(
     message: &str,
     violations: &[v1::FieldViolation],
     kept: usize,
+    current_revision: u32,
 ) -> Vec<u8> {
     let bad_request = pb::BadRequest {
         field_violations: violations[..kept]
@@ -108,6 +139,7 @@ fn encode_details(
     let failure = v1::ValidationFailure {
         violations: violations[..kept].to_vec(),
         total: u32::try_from(violations.len()).unwrap_or(u32::MAX),
+        current_revision,
     };
     pb::Status {
         code: code as i32,

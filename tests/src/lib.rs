@@ -28,6 +28,7 @@ pub mod browser;
 pub mod dashboard;
 pub mod load;
 pub mod process;
+pub mod proxy;
 pub mod readme;
 pub mod seed;
 pub mod web;

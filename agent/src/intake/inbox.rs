@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
+use super::file::{read_checked, Limits};
 use super::{ImportError, Intake, IntakeError};
 use crate::store::{sha256_hex, ImportKind, ImportSummary, Store};
 
@@ -88,8 +89,20 @@ pub fn process_inbox(
     store: &mut Store,
     key: &[u8],
 ) -> InboxSummary {
+    process_inbox_with(inbox, quarantine, done, store, key, Limits::default())
+}
+
+/// [`process_inbox`] with the configured size limits.
+pub fn process_inbox_with(
+    inbox: &Path,
+    quarantine: &Path,
+    done: &Path,
+    store: &mut Store,
+    key: &[u8],
+    limits: Limits,
+) -> InboxSummary {
     let mut summary = InboxSummary::default();
-    let intake = Intake::new(key);
+    let intake = Intake::new(key).with_limits(limits);
     let fail = |path: &Path, error: String| FailedFile {
         path: path.to_path_buf(),
         error,
@@ -141,7 +154,7 @@ pub fn process_inbox(
                 )),
             },
             Err(ImportError::Intake(e @ IntakeError::Rejected { .. })) => {
-                match quarantine_file(&path, quarantine, &e) {
+                match quarantine_file(&path, quarantine, &e, &limits) {
                     Ok((moved_to, errors_file)) => {
                         tracing::warn!(file = %name, problems = e.problems().len(), "quarantined");
                         summary.quarantined.push(QuarantinedFile {
@@ -167,7 +180,10 @@ fn list(inbox: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(inbox)? {
         let entry = entry?;
-        if entry.file_type()?.is_file() {
+        // Links are listed so they are refused and quarantined (with the reason), not left
+        // in the inbox unexplained; they are never followed.
+        let kind = entry.file_type()?;
+        if kind.is_file() || kind.is_symlink() {
             out.push(entry.path());
         }
     }
@@ -194,7 +210,7 @@ fn is_partial(name: &str) -> bool {
 /// Not modified within [`MIN_FILE_AGE`]. A modification time far in the future (a skewed clock
 /// on the machine that wrote it) counts as settled, or the file would wait for that clock.
 fn is_settled(path: &Path, now: SystemTime) -> bool {
-    let Ok(modified) = fs::metadata(path).and_then(|m| m.modified()) else {
+    let Ok(modified) = fs::symlink_metadata(path).and_then(|m| m.modified()) else {
         return false;
     };
     match now.duration_since(modified) {
@@ -208,11 +224,15 @@ fn quarantine_file(
     path: &Path,
     quarantine: &Path,
     e: &IntakeError,
+    limits: &Limits,
 ) -> io::Result<(PathBuf, PathBuf)> {
     let target = free_name(path, quarantine)?;
     let errors = errors_path(&target);
-    let bytes = fs::read(path).unwrap_or_default();
-    write_atomically(&errors, errors_report(path, &target, &bytes, e).as_bytes())?;
+    // The same checked read as the import: a link is not followed, a huge file not read.
+    let sha = read_checked(path, limits)
+        .map(|bytes| sha256_hex(&bytes))
+        .unwrap_or_else(|_| "— (not read)".to_owned());
+    write_atomically(&errors, errors_report(path, &target, &sha, e).as_bytes())?;
     let moved = move_file(path, &target)?;
     Ok((moved, errors))
 }
@@ -224,7 +244,7 @@ fn errors_path(target: &Path) -> PathBuf {
 }
 
 /// The human-readable reasons: header, every problem on its own lines, what to do.
-fn errors_report(original: &Path, target: &Path, bytes: &[u8], e: &IntakeError) -> String {
+fn errors_report(original: &Path, target: &Path, sha: &str, e: &IntakeError) -> String {
     let now = OffsetDateTime::now_utc()
         .to_offset(sme_proto::period::CST)
         .format(format_description!(
@@ -238,7 +258,7 @@ fn errors_report(original: &Path, target: &Path, bytes: &[u8], e: &IntakeError) 
          共发现 {n} 处问题，整个文件未导入。\n\
          {n} problem(s) found; nothing from this file was imported.\n\n",
         original.file_name().unwrap_or_default().to_string_lossy(),
-        sha256_hex(bytes),
+        sha,
         n = problems.len()
     ));
     for (i, p) in problems.iter().enumerate() {

@@ -58,6 +58,7 @@
 
 pub mod columns;
 mod csv;
+pub mod file;
 mod inbox;
 mod json;
 mod profile;
@@ -76,8 +77,10 @@ use crate::store::{
     Explanation, ImportKind, ImportSource, ImportSummary, Profile, RecordRow, Store, StoreError,
 };
 
+pub use file::Limits;
 pub use inbox::{
-    process_inbox, FailedFile, ImportedFile, InboxSummary, QuarantinedFile, MIN_FILE_AGE,
+    process_inbox, process_inbox_with, FailedFile, ImportedFile, InboxSummary, QuarantinedFile,
+    MIN_FILE_AGE,
 };
 
 pub use sme_proto::tabular::{Location, Problem};
@@ -151,6 +154,8 @@ pub struct FileImport {
 pub struct Intake<'k> {
     key: &'k [u8],
     today: Date,
+    limits: Limits,
+    allow_revert: bool,
 }
 
 // === impl Intake ===
@@ -161,7 +166,23 @@ impl<'k> Intake<'k> {
         Intake {
             key,
             today: OffsetDateTime::now_utc().to_offset(CST).date(),
+            limits: Limits::default(),
+            allow_revert: false,
         }
+    }
+
+    /// The same, importing even what undoes corrections (voided records, earlier contents of
+    /// corrected records): `sme-agent import --allow-revert`.
+    pub fn allowing_revert(self, allow_revert: bool) -> Self {
+        Intake {
+            allow_revert,
+            ..self
+        }
+    }
+
+    /// The same with other size limits (`[inbox] max_file_bytes`, `max_unpacked_bytes`).
+    pub fn with_limits(self, limits: Limits) -> Self {
+        Intake { limits, ..self }
     }
 
     /// The same with a fixed "today" (service dates after it are refused).
@@ -182,7 +203,11 @@ impl<'k> Intake<'k> {
             .unwrap_or_default();
         let sheet = match ext.as_str() {
             "csv" | "tsv" | "txt" => csv::read(bytes),
-            "xlsx" | "xlsm" | "xls" => xlsx::read(bytes),
+            "xlsx" | "xlsm" | "xls" => {
+                file::check_unpacked_size(bytes, self.limits.max_unpacked_bytes)
+                    .map_err(|p| vec![*p])
+                    .and_then(|()| xlsx::read(bytes))
+            }
             "json" => json::read(bytes),
             _ => Err(vec![Problem::file(
                 format!(
@@ -209,10 +234,24 @@ impl<'k> Intake<'k> {
     /// A refused file is journalled as rejected (best effort) and returned as
     /// [`IntakeError::Rejected`]; the same content already imported is a no-op.
     pub fn import_file(&self, path: &Path, store: &mut Store) -> Result<FileImport, ImportError> {
-        let bytes = std::fs::read(path).map_err(|source| IntakeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = match file::read_checked(path, &self.limits) {
+            Ok(bytes) => bytes,
+            Err(file::ReadRefusal::Io(source)) => {
+                return Err(IntakeError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
+                .into())
+            }
+            // Never read, so not journalled: there is no content to name it by.
+            Err(file::ReadRefusal::Refused(problem)) => {
+                return Err(IntakeError::Rejected {
+                    file: path.to_path_buf(),
+                    problems: vec![*problem],
+                }
+                .into())
+            }
+        };
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -242,7 +281,17 @@ impl<'k> Intake<'k> {
         let (kind, summary) = match parsed {
             Parsed::Records(rows) => (
                 ImportKind::ServiceRecords,
-                store.insert_records(&rows, &source)?,
+                match store.insert_records_with(&rows, &source, self.allow_revert) {
+                    Ok(summary) => summary,
+                    Err(StoreError::WouldRevert(reverts)) => {
+                        return Err(IntakeError::Rejected {
+                            file: path.to_path_buf(),
+                            problems: revert_problems(&reverts),
+                        }
+                        .into())
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             ),
             Parsed::Profile(p) => match *p {
                 ProfileFile {
@@ -268,6 +317,41 @@ impl<'k> Intake<'k> {
 /// Reads, checks and imports one file (`sme-agent import FILE`); see [`Intake::import_file`].
 pub fn import_file(path: &Path, store: &mut Store, key: &[u8]) -> Result<FileImport, ImportError> {
     Intake::new(key).import_file(path, store)
+}
+
+/// [`import_file`] with the configured size limits, and allowing reverts when asked.
+pub fn import_file_with(
+    path: &Path,
+    store: &mut Store,
+    key: &[u8],
+    limits: Limits,
+    allow_revert: bool,
+) -> Result<FileImport, ImportError> {
+    Intake::new(key)
+        .with_limits(limits)
+        .allowing_revert(allow_revert)
+        .import_file(path, store)
+}
+
+/// The problems shown for an import refused because it would undo corrections.
+fn revert_problems(reverts: &[crate::store::Revert]) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = reverts
+        .iter()
+        .map(|r| Problem::file(r.en.clone(), r.zh.clone()))
+        .collect();
+    problems.push(Problem::file(
+        format!(
+            "nothing was imported: this file would undo {} correction(s) made after it (an old \
+             file dropped again?). If that is what you want, import it with `sme-agent import \
+             --allow-revert FILE`",
+            reverts.len()
+        ),
+        format!(
+            "未导入：该文件会撤销此后的 {} 处更正（是否误放了旧文件？）。如确需恢复，请使用 `sme-agent import --allow-revert 文件`",
+            reverts.len()
+        ),
+    ));
+    problems
 }
 
 // === impl IntakeError ===

@@ -31,6 +31,9 @@ pub enum Attempt {
         report_id: String,
         /// JSON with the hub's code, message and field violations.
         detail_json: String,
+        /// The hub holds this revision of the period, or a higher one: the highest it holds.
+        /// The period is then rebuilt above it at the next run.
+        hub_revision: Option<u32>,
     },
     /// Not delivered for a passing reason; try again at `next_attempt_at`. Recorded only while
     /// the row is pending.
@@ -95,6 +98,13 @@ impl Store {
                      last_error = NULL, updated_at = ?3
                  WHERE report_id = ?1 AND state = 'pending'",
             )?;
+            // A revision the hub holds already (or below the one it holds): the next build of
+            // the period goes above the hub's, even with unchanged content.
+            let mut above = tx.prepare_cached(
+                "UPDATE periods SET last_revision = max(coalesce(last_revision, 0), ?2),
+                     last_content_hash = NULL, change_seq = change_seq + 1, updated_at = ?3
+                 WHERE period = (SELECT period FROM outbox WHERE report_id = ?1)",
+            )?;
             let mut retry = tx.prepare_cached(
                 "UPDATE outbox SET next_attempt_at = ?2, last_error = ?3, attempts = attempts + 1,
                      updated_at = ?4
@@ -116,11 +126,15 @@ impl Store {
                     Attempt::Rejected {
                         report_id,
                         detail_json,
+                        hub_revision,
                     } => {
                         serde_json::from_str::<serde_json::Value>(detail_json).map_err(|e| {
                             StoreError::Invalid(format!("rejection detail is not JSON: {e}"))
                         })?;
-                        rejected.execute(params![report_id, detail_json, now])?;
+                        let changed = rejected.execute(params![report_id, detail_json, now])?;
+                        if let (Some(hub), 1) = (hub_revision, changed) {
+                            above.execute(params![report_id, hub, now])?;
+                        }
                     }
                     Attempt::Retry {
                         report_id,
@@ -134,6 +148,19 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Periods the hub acknowledged, each with its highest acknowledged revision, the most
+    /// recently delivered first, at most `limit` (for the heartbeat's reconciliation).
+    pub fn delivered_periods(&self, limit: usize) -> Result<Vec<(String, u32)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT period, max(revision) FROM outbox WHERE state = 'delivered'
+             GROUP BY period ORDER BY max(delivered_at) DESC, period LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// When the earliest pending report is due, if any is pending.
@@ -301,6 +328,7 @@ mod tests {
             Attempt::Rejected {
                 report_id: id(2),
                 detail_json: r#"{"code":"InvalidArgument"}"#.into(),
+                hub_revision: None,
             },
             Attempt::Retry {
                 report_id: id(3),

@@ -7,7 +7,7 @@
 //!
 //! Times are INTEGER unix milliseconds (UTC); dates are `YYYY-MM-DD` text in UTC+8.
 
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = r#"
 -- Key/value facts about this agent: identity, pseudonym key id, last error.
@@ -112,5 +112,26 @@ CREATE TABLE blocked_periods (
     revision   INTEGER NOT NULL,
     violations TEXT NOT NULL,
     checked_at INTEGER NOT NULL
+) STRICT;
+"#;
+
+/// Corrections (更正): records voided by `sme-agent void`, and the earlier contents of records a
+/// later import replaced, so that an old file dropped again cannot silently bring either back.
+/// `content_sha` is `store::corrections::content_sha` of the record (everything but provenance).
+const V3: &str = r#"
+CREATE TABLE voided_records (
+    record_id   TEXT PRIMARY KEY,
+    date        TEXT NOT NULL,
+    content_sha TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    voided_at   INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE record_history (
+    record_id   TEXT NOT NULL,
+    content_sha TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    replaced_at INTEGER NOT NULL,
+    PRIMARY KEY (record_id, content_sha)
 ) STRICT;
 "#;

@@ -16,10 +16,14 @@
 //!   A period that already has a built revision and is dirty again needs a new revision — this is
 //!   how late records for a sent period produce one. Marking is a counter (`change_seq`), and a
 //!   build records the counter it read, so changes racing a build are never lost.
+//! * **Corrections.** Voided records and the earlier contents of corrected records are
+//!   remembered; an import that would bring either back is refused unless allowed
+//!   ([`corrections`]).
 //! * **Idempotent imports.** A file's content hash is recorded in the same transaction as its
 //!   rows; a file already imported is a no-op, whatever its name.
 
 mod attempts;
+pub mod corrections;
 mod migrations;
 mod outbox;
 mod profile;
@@ -33,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
 pub use attempts::{Attempt, BlockedPeriod, OutboxCounts};
+pub use corrections::{Revert, VoidSelector, VoidSummary};
 pub use outbox::{BuildStamp, OutboxItem, OutboxState, PeriodState};
 pub use profile::{
     Capacity, Disclosures, Explanation, Finance, Profile, SatisfactionCounts, Staff, Startups,
@@ -97,6 +102,10 @@ pub enum StoreError {
         /// Last revision already built.
         last: u32,
     },
+    /// An import would undo corrections (bring back voided records, or earlier contents of
+    /// corrected ones); nothing of it was imported.
+    #[error("the import would undo {} correction(s): {}", .0.len(), .0.iter().map(|r| r.en.as_str()).collect::<Vec<_>>().join("; "))]
+    WouldRevert(Vec<Revert>),
     /// A value given to the store is not acceptable (e.g. violations that are not JSON).
     #[error("invalid input to the local store: {0}")]
     Invalid(String),

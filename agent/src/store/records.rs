@@ -7,7 +7,7 @@ use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1;
 use time::{macros::format_description, Date, OffsetDateTime};
 
-use super::{from_ms, mark_periods_dirty, now_ms, Store, StoreError};
+use super::{corrections, from_ms, mark_periods_dirty, now_ms, Store, StoreError};
 
 /// One checked service record (服务记录) ready for the store. The enterprise is already a
 /// pseudonym: intake never hands the store a clear credit code.
@@ -87,6 +87,9 @@ pub struct ImportSummary {
     pub unchanged: u64,
     /// Period codes marked dirty by this import, sorted.
     pub dirty_periods: Vec<String>,
+    /// Corrections this import undid, explicitly allowed (voided records back, earlier
+    /// contents restored).
+    pub reverted: u64,
 }
 
 // === impl RecordRow ===
@@ -175,6 +178,18 @@ impl Store {
         batch: &[RecordRow],
         source: &ImportSource,
     ) -> Result<ImportSummary, StoreError> {
+        self.insert_records_with(batch, source, false)
+    }
+
+    /// [`Store::insert_records`], refusing the whole batch with [`StoreError::WouldRevert`]
+    /// when it would bring back a voided record or an earlier content of a corrected one,
+    /// unless `allow_revert` (see [`super::corrections`]).
+    pub fn insert_records_with(
+        &mut self,
+        batch: &[RecordRow],
+        source: &ImportSource,
+        allow_revert: bool,
+    ) -> Result<ImportSummary, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -196,6 +211,7 @@ impl Store {
         )?;
         let now = now_ms();
         let mut dirty = BTreeSet::new();
+        let mut reverts = Vec::new();
         {
             let mut select = tx.prepare_cached(&format!(
                 "SELECT {RECORD_COLUMNS} FROM service_records WHERE record_id = ?1"
@@ -241,12 +257,20 @@ impl Store {
                     .transpose()?;
                 match existing {
                     None => {
+                        if let Some(revert) = corrections::revived(&tx, r)? {
+                            reverts.push(revert);
+                            corrections::unvoid(&tx, &r.record_id)?;
+                        }
                         insert.execute(p)?;
                         summary.inserted += 1;
                         dirty.extend(covering_period_codes(r.date));
                     }
                     Some(old) if old.record.same_content(r) => summary.unchanged += 1,
                     Some(old) => {
+                        if let Some(revert) = corrections::reverted(&tx, &old, r)? {
+                            reverts.push(revert);
+                        }
+                        corrections::remember_replaced(&tx, &old)?;
                         update.execute(p)?;
                         summary.updated += 1;
                         dirty.extend(covering_period_codes(old.record.date));
@@ -255,9 +279,15 @@ impl Store {
                 }
             }
         }
+        if !reverts.is_empty() && !allow_revert {
+            // Dropping the transaction rolls everything back, the journal row included, so the
+            // same file can be imported later with the revert allowed.
+            return Err(StoreError::WouldRevert(reverts));
+        }
         mark_periods_dirty(&tx, dirty.iter().map(String::as_str))?;
         tx.commit()?;
         summary.dirty_periods = dirty.into_iter().collect();
+        summary.reverted = reverts.len() as u64;
         Ok(summary)
     }
 
@@ -318,12 +348,13 @@ impl Store {
     }
 }
 
-const RECORD_COLUMNS: &str = "record_id, date, function, enterprise, enterprise_size, industry, \
+pub(super) const RECORD_COLUMNS: &str =
+    "record_id, date, function, enterprise, enterprise_size, industry, \
      enterprise_region, fee_fen, free, satisfaction, person_times, source_line, source_file, \
      imported_at, updated_at, corrections";
 
 /// Row → record. The outer result is SQLite's, the inner one our own decoding of the values.
-fn read_stored(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, StoreError>> {
+pub(super) fn read_stored(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, StoreError>> {
     let record_id: String = row.get(0)?;
     let date: String = row.get(1)?;
     let function: i32 = row.get(2)?;

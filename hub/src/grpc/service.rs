@@ -67,7 +67,12 @@ enum Refusal {
         code: Code,
         violations: Vec<FieldViolation>,
     },
-    AlreadyExists(String),
+    /// The revision is held already, or a higher one is (`current`: the highest held).
+    RevisionTaken {
+        code: Code,
+        message: String,
+        current: u32,
+    },
     Unavailable(String),
     /// The writer did not store it: intake full, ClickHouse down, shutting down.
     Write(WriteError),
@@ -81,7 +86,17 @@ impl Refusal {
             Refusal::Rejected { code, violations } => {
                 sme_proto::status::rejection(*code, violations)
             }
-            Refusal::AlreadyExists(msg) => Status::already_exists(msg.clone()),
+            // With a violation, like every refusal of the hub: an agent tells the hub's answer
+            // from a proxy's by it (an ALREADY_EXISTS without one is retried).
+            Refusal::RevisionTaken {
+                code,
+                message,
+                current,
+            } => sme_proto::status::revision_conflict(
+                *code,
+                violation("revision", "", message, message),
+                *current,
+            ),
             Refusal::Unavailable(msg) => sme_proto::status::with_retry_after(
                 Code::Unavailable,
                 msg.clone(),
@@ -107,7 +122,7 @@ impl Refusal {
         match self {
             Refusal::Unauthenticated(_) => AuditOutcome::Unauthenticated,
             Refusal::PermissionDenied(_) => AuditOutcome::PermissionDenied,
-            Refusal::Rejected { .. } | Refusal::AlreadyExists(_) => AuditOutcome::Rejected,
+            Refusal::Rejected { .. } | Refusal::RevisionTaken { .. } => AuditOutcome::Rejected,
             Refusal::Unavailable(_) => AuditOutcome::Deferred,
             Refusal::Write(WriteError::Invalid(_)) => AuditOutcome::Rejected,
             Refusal::Write(_) => AuditOutcome::Deferred,
@@ -142,7 +157,10 @@ impl Refusal {
                 metrics.rejected.inc("rejected");
                 count_rules(violations);
             }
-            Refusal::AlreadyExists(_) => metrics.rejected.inc("revision_taken"),
+            Refusal::RevisionTaken { code, .. } if *code == Code::AlreadyExists => {
+                metrics.rejected.inc("revision_taken")
+            }
+            Refusal::RevisionTaken { .. } => metrics.rejected.inc("revision_superseded"),
             Refusal::Unavailable(_) => metrics.deferred.inc("store_unavailable"),
             Refusal::Write(WriteError::Invalid(_)) => metrics.rejected.inc("unstorable"),
             Refusal::Write(e) => metrics.deferred.inc(e.metric_reason()),
@@ -178,7 +196,14 @@ impl Refusal {
                 receipt.outcome = Outcome::Rejected as i32;
                 receipt.violations = v.clone();
             }
-            Refusal::Unauthenticated(msg) | Refusal::AlreadyExists(msg) => {
+            Refusal::RevisionTaken {
+                message, current, ..
+            } => {
+                receipt.outcome = Outcome::Rejected as i32;
+                receipt.current_revision = *current;
+                receipt.violations = vec![violation("revision", "", message, message)];
+            }
+            Refusal::Unauthenticated(msg) => {
                 receipt.outcome = Outcome::Rejected as i32;
                 receipt.violations = vec![FieldViolation {
                     field: String::new(),
@@ -476,13 +501,33 @@ impl Hub {
                 )),
             };
         }
+        let current = found.current_revision.unwrap_or_default();
         if let Some(existing) = found.revision_taken_by {
-            return Err(Refusal::AlreadyExists(format!(
-                "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
-                report.revision,
-                report.period,
-                report.revision + 1
-            )));
+            return Err(Refusal::RevisionTaken {
+                code: Code::AlreadyExists,
+                message: format!(
+                    "revision {} of period {} was already accepted as report {existing}; to correct it, send revision {} with a new report_id",
+                    report.revision,
+                    report.period,
+                    current.max(report.revision) + 1
+                ),
+                current: current.max(report.revision),
+            });
+        }
+        if found.current_revision.is_some_and(|c| report.revision < c) {
+            // A lower revision would be stored and never counted (the highest one is current):
+            // refused, so the sender learns its revision is shadowed.
+            return Err(Refusal::RevisionTaken {
+                code: Code::FailedPrecondition,
+                message: format!(
+                    "revision {} of period {} is lower than revision {current}, the current one \
+                     the hub holds; a correction must be revision {} or higher",
+                    report.revision,
+                    report.period,
+                    current + 1
+                ),
+                current,
+            });
         }
 
         let accepted = AcceptedReport {
@@ -573,6 +618,7 @@ fn replay_receipt(stored: StoredReceipt) -> Receipt {
         replay: true,
         retry_after: None,
         status_code: 0,
+        current_revision: 0,
     }
 }
 
@@ -595,6 +641,53 @@ fn violation(field: &str, rule_id: &str, zh: &str, en: &str) -> FieldViolation {
 fn peer<T>(req: &Request<T>) -> String {
     req.remote_addr().map(|a| a.to_string()).unwrap_or_default()
 }
+
+impl Hub {
+    /// Reconciliation (对账): a RESEND_PERIOD directive for each period the agent says the hub
+    /// acknowledged but the hub no longer holds (or holds only at a lower revision), e.g. after
+    /// a backup was restored or a shard lost. At most [`MAX_RECONCILED`] periods are looked at.
+    async fn reconcile(
+        &self,
+        platform_id: &str,
+        delivered: &[v1::DeliveredPeriod],
+    ) -> Result<Vec<v1::Directive>, Status> {
+        let delivered = &delivered[..delivered.len().min(MAX_RECONCILED)];
+        let periods: Vec<String> = delivered.iter().map(|d| d.period.clone()).collect();
+        let held = self
+            .inner
+            .store
+            .held_revisions(platform_id, &periods)
+            .await
+            .map_err(|e| unavailable(e).status())?;
+        let mut directives = Vec::new();
+        for d in delivered {
+            let reason = match held.get(&d.period) {
+                None => format!(
+                    "the hub holds no report of {} although it acknowledged revision {}; send \
+                     the period again",
+                    d.period, d.revision
+                ),
+                Some(&r) if r < d.revision => format!(
+                    "the hub holds revision {r} of {}, below revision {} it acknowledged; send \
+                     the period again",
+                    d.period, d.revision
+                ),
+                Some(_) => continue,
+            };
+            tracing::warn!(platform = %platform_id, period = %d.period, revision = d.revision,
+                "a period acknowledged earlier is missing from the store; asking the agent to resend it");
+            directives.push(v1::Directive {
+                kind: v1::DirectiveKind::ResendPeriod as i32,
+                period: d.period.clone(),
+                reason,
+            });
+        }
+        Ok(directives)
+    }
+}
+
+/// Periods of one heartbeat reconciled (the agent sends at most 200).
+const MAX_RECONCILED: usize = 400;
 
 // === impl ReportingService ===
 
@@ -687,6 +780,7 @@ impl ReportingService for Hub {
             .identify(&request)
             .map_err(|e| Status::unauthenticated(e.to_string()))?;
         let now = self.inner.settings.clock.now();
+        let delivered = request.into_inner().delivered;
         let calendar = crate::reporting::calendar::platform_calendar(
             &self.inner.settings.calendar,
             &self.inner.store,
@@ -707,6 +801,7 @@ impl ReportingService for Hub {
                 ),
             });
         }
+        directives.extend(self.reconcile(&identity.platform_id, &delivered).await?);
         Ok(Response::new(v1::HeartbeatResponse {
             server_time: Some(timestamp(now)),
             calendar,

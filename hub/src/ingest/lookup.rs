@@ -42,6 +42,8 @@ pub struct Found {
     pub receipt: Option<StoredReceipt>,
     /// The report accepted as the same (platform, period, revision), if any.
     pub revision_taken_by: Option<Uuid>,
+    /// The highest revision accepted of the same (platform, period), if any.
+    pub current_revision: Option<u32>,
 }
 
 /// The lookup collector's handle. Cheap to clone.
@@ -106,6 +108,10 @@ async fn answer(store: &Store, metrics: &Metrics, batch: Vec<Request>) {
                     revision_taken_by: found
                         .revisions
                         .get(&(k.platform_id.clone(), k.period.clone(), k.revision))
+                        .copied(),
+                    current_revision: found
+                        .current
+                        .get(&(k.platform_id.clone(), k.period.clone()))
                         .copied(),
                 }));
             }

@@ -459,7 +459,7 @@ struct Batch {
 struct Waiter {
     audit: AuditEntry,
     ack: oneshot::Sender<Result<(), WriteError>>,
-    /// Released (dropped) after the answer.
+    /// Released (dropped) just before the answer.
     _hold: Box<dyn Send>,
 }
 
@@ -623,12 +623,16 @@ async fn flush(
                         break Err(error);
                     };
                     reports.swap_remove(i);
-                    let bad = waiters.swap_remove(i);
-                    let mut audit = bad.audit;
+                    let Waiter {
+                        mut audit,
+                        ack,
+                        _hold,
+                    } = waiters.swap_remove(i);
+                    drop(_hold);
                     audit.outcome = AuditOutcome::Rejected;
                     audit.status_code = tonic::Code::Internal as i32;
                     audit_rows.push(audit);
-                    let _ = bad.ack.send(Err(error));
+                    let _ = ack.send(Err(error));
                     metrics.pending_reports.add(-1);
                     if reports.is_empty() {
                         break Ok(());
@@ -664,14 +668,21 @@ async fn flush(
             }
         }
         for w in waiters {
-            let mut audit = w.audit;
+            let Waiter {
+                mut audit,
+                ack,
+                _hold,
+            } = w;
+            // The intake slot and the locks go before the answer: an agent that resends at
+            // once (or its next report) must find them free, not race this loop.
+            drop(_hold);
             if let Err(e) = &result {
                 audit.outcome = AuditOutcome::Deferred;
                 audit.status_code = tonic::Code::Unavailable as i32;
                 audit.rule_ids.clear();
-                let _ = w.ack.send(Err(e.clone()));
+                let _ = ack.send(Err(e.clone()));
             } else {
-                let _ = w.ack.send(Ok(()));
+                let _ = ack.send(Ok(()));
             }
             metrics.pending_reports.add(-1);
             audit_rows.push(audit);

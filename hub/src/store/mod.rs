@@ -190,6 +190,8 @@ pub struct BatchFound {
     pub receipts: HashMap<Uuid, StoredReceipt>,
     /// The report accepted as (platform, period, revision).
     pub revisions: HashMap<(String, String, u32), Uuid>,
+    /// The highest revision accepted of (platform, period).
+    pub current: HashMap<(String, String), u32>,
 }
 
 /// One service function's current numbers: `(function, services, enterprises_served,
@@ -268,6 +270,22 @@ impl Store {
         &self.inner.database
     }
 
+    /// Whether ClickHouse answers the hub now, within `timeout` (for `/readyz`): a query on the
+    /// store's database through the connection the writer uses.
+    pub async fn probe(&self, timeout: std::time::Duration) -> Result<(), StoreError> {
+        let query = self.client.query("SELECT toUInt8(1)");
+        statements::query::<u8>(&query);
+        match tokio::time::timeout(timeout, query.fetch_all::<u8>()).await {
+            Ok(result) => result
+                .map(|_| ())
+                .map_err(|e| StoreError::from_client("probe", e)),
+            Err(_) => Err(StoreError::from_client(
+                "probe",
+                clickhouse::error::Error::TimedOut,
+            )),
+        }
+    }
+
     /// The original receipt of `report_id`, if it was accepted. Should it have been written
     /// twice, the earliest receipt wins.
     pub async fn find_receipt(&self, report_id: Uuid) -> Result<Option<StoredReceipt>, StoreError> {
@@ -304,8 +322,9 @@ impl Store {
     }
 
     /// [`Store::find_receipt`] and [`Store::find_revision`] for many reports in one query:
-    /// the stored receipts of those `report_id`s, and the report already accepted as each
-    /// (platform, period, revision), the earliest should two have raced.
+    /// the stored receipts of those `report_id`s, the report already accepted as each
+    /// (platform, period, revision), the earliest should two have raced, and the highest
+    /// revision accepted of each (platform, period).
     ///
     /// The receipt half scans the `report_id` column (it is not a key prefix; 16 bytes a
     /// row); the revision half uses the primary key. At most [`MAX_LOOKUP_KEYS`] keys, so the
@@ -334,10 +353,10 @@ impl Store {
                      SELECT 1 AS hit, * FROM reports WHERE report_id IN ({})
                      UNION ALL
                      SELECT 2 AS hit, * FROM reports WHERE platform_id IN ({})
-                         AND (platform_id, period, revision) IN ({}))",
+                         AND (platform_id, period) IN ({}))",
                 list("toUUID(?)"),
                 list("?"),
-                list("(?, ?, ?)")
+                list("(?, ?)")
             ))
             // Point lookups over few parts: threads cost more than they save.
             .with_setting("max_threads", "1");
@@ -348,10 +367,7 @@ impl Store {
             query = query.bind(k.platform_id.as_str());
         }
         for k in &keys {
-            query = query
-                .bind(k.platform_id.as_str())
-                .bind(k.period.as_str())
-                .bind(k.revision);
+            query = query.bind(k.platform_id.as_str()).bind(k.period.as_str());
         }
         let rows: Vec<rows::LookupRow> = self.fetch_all("find_batch", query).await?;
         let (receipts, revisions): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.hit == 1);
@@ -371,6 +387,11 @@ impl Store {
                 .received_at
                 .replace_nanosecond(row.received_at_nanos)
                 .unwrap_or(row.received_at);
+            let current = found
+                .current
+                .entry((row.platform_id.clone(), row.period.clone()))
+                .or_insert(row.revision);
+            *current = (*current).max(row.revision);
             let key = (row.platform_id, row.period, row.revision);
             match earliest.get(&key) {
                 Some(seen) if *seen <= (at, row.report_id) => {}
@@ -381,6 +402,32 @@ impl Store {
         }
         found.revisions = earliest.into_iter().map(|(k, (_, id))| (k, id)).collect();
         Ok(found)
+    }
+
+    /// The highest accepted revision of each of `periods` that `platform_id` has in the store.
+    pub async fn held_revisions(
+        &self,
+        platform_id: &str,
+        periods: &[String],
+    ) -> Result<HashMap<String, u32>, StoreError> {
+        if periods.is_empty() {
+            return Ok(HashMap::new());
+        }
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct Held {
+            period: String,
+            revision: u32,
+        }
+        let query = self
+            .client
+            .query(
+                "SELECT period, max(revision) AS revision FROM reports \
+                 WHERE platform_id = ? AND has(?, period) GROUP BY period",
+            )
+            .bind(platform_id)
+            .bind(periods);
+        let held: Vec<Held> = self.fetch_all("held_revisions", query).await?;
+        Ok(held.into_iter().map(|h| (h.period, h.revision)).collect())
     }
 
     /// Which of `periods` have at least one accepted report of `platform_id`.

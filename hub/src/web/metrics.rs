@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `sme_hub_reports_accepted_total` | counter | reports stored (receipt sent) |
 //! | `sme_hub_reports_duplicate_total` | counter | replays answered with the original receipt |
-//! | `sme_hub_reports_rejected_total{outcome}` | counter | refused reports: `rejected` (hard rules), `revision_taken`, `permission_denied`, `unauthenticated` |
+//! | `sme_hub_reports_rejected_total{outcome}` | counter | refused reports: `rejected` (hard rules), `revision_taken`, `revision_superseded` (lower than the current one), `permission_denied`, `unauthenticated` |
 //! | `sme_hub_report_violations_total{rule}` | counter | hard-rule violations of rejected reports, per rule id |
 //! | `sme_hub_report_flags_total{rule}` | counter | soft-rule flags on accepted reports, per rule id |
 //! | `sme_hub_reports_deferred_total{reason}` | counter | not stored, agent told to retry: `queue_full`, `store_unavailable`, `shutting_down` |
@@ -185,7 +185,7 @@ impl Histogram {
 pub struct Metrics {
     pub accepted: Counter,
     pub duplicates: Counter,
-    /// Label: `rejected`, `revision_taken`, `permission_denied`, `unauthenticated`.
+    /// Label: `rejected`, `revision_taken`, `revision_superseded`, `permission_denied`, `unauthenticated`.
     pub rejected: LabeledCounter,
     /// Label: rule id.
     pub violations: LabeledCounter,

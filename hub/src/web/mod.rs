@@ -5,7 +5,8 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /metrics` | Prometheus text format, see [`metrics`] |
-//! | `GET /healthz` | `200 ok` while the hub serves, `503 shutting down` once a shutdown began |
+//! | `GET /healthz` | liveness: `200 ok` while the hub serves, `503 shutting down` once a shutdown began |
+//! | `GET /readyz` | readiness: `200 ready` while ClickHouse answers within [`READY_PROBE_TIMEOUT`], else `503` with the reason (a load balancer then stops sending agents to a hub that could only answer UNAVAILABLE) |
 //!
 //! Add routes by merging another `Router<HttpState>` in [`router`]; [`HttpState`] carries what
 //! handlers share (the store for queries, the metrics).
@@ -48,6 +49,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .with_state(state)
 }
 
@@ -66,6 +68,25 @@ async fn healthz(State(state): State<HttpState>) -> impl IntoResponse {
         (StatusCode::OK, "ok\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+/// How long `/readyz` waits for ClickHouse (load balancers probe every few seconds).
+pub const READY_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
+    if !state.serving.load(Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting down\n".to_owned(),
+        );
+    }
+    match state.store.probe(READY_PROBE_TIMEOUT).await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: ClickHouse cannot take reports now ({e})\n"),
+        ),
     }
 }
 

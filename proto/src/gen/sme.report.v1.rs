@@ -447,6 +447,11 @@ pub struct Receipt {
     /// gRPC status code the same rejection would have had in SubmitReport (0 when accepted).
     #[prost(int32, tag = "11")]
     pub status_code: i32,
+    /// For a revision refused because the hub holds that one or a higher one of the period
+    /// (ALREADY_EXISTS, FAILED_PRECONDITION): the highest revision the hub holds (当前修订号), so
+    /// the agent builds the next one above it. 0 otherwise (and from older hubs).
+    #[prost(uint32, tag = "12")]
+    pub current_revision: u32,
 }
 /// FieldViolation names one broken rule: where, which rule, and why, in Chinese and English.
 #[allow(clippy::all)]
@@ -479,10 +484,14 @@ pub struct ValidationFailure {
     /// violations is the full list).
     #[prost(uint32, tag = "2")]
     pub total: u32,
+    /// As Receipt.current_revision: for a revision already held or superseded, the highest
+    /// revision the hub holds of the period; 0 otherwise.
+    #[prost(uint32, tag = "3")]
+    pub current_revision: u32,
 }
 /// HeartbeatRequest reports the agent's status.
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct HeartbeatRequest {
     /// Agent software version.
     #[prost(string, tag = "1")]
@@ -502,6 +511,22 @@ pub struct HeartbeatRequest {
     /// Expiry of the certificate the agent is using.
     #[prost(message, optional, tag = "6")]
     pub certificate_not_after: ::core::option::Option<::prost_types::Timestamp>,
+    /// Periods the hub has acknowledged (a receipt is stored at the agent), each with the highest
+    /// revision acknowledged, the most recent ones first (at most 200): the hub answers
+    /// RESEND_PERIOD for those it no longer holds (对账), e.g. after restoring a backup.
+    #[prost(message, repeated, tag = "7")]
+    pub delivered: ::prost::alloc::vec::Vec<DeliveredPeriod>,
+}
+/// DeliveredPeriod is a period whose report the hub acknowledged with a receipt.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeliveredPeriod {
+    /// Period code, e.g. "2026-M05".
+    #[prost(string, tag = "1")]
+    pub period: ::prost::alloc::string::String,
+    /// The highest revision of the period the hub acknowledged.
+    #[prost(uint32, tag = "2")]
+    pub revision: u32,
 }
 /// HeartbeatResponse returns the calendar and directives.
 #[allow(clippy::all)]
