@@ -146,21 +146,11 @@ impl RunningHub {
     }
 }
 
-/// Loads the CA, creating one on first start so a fresh install works out of the box.
-pub fn load_or_init_ca(cfg: &HubConfig) -> Result<CertificateAuthority, ServeError> {
-    let dir = cfg.ca_dir();
-    match CertificateAuthority::load(&dir) {
-        Ok(ca) => Ok(ca),
-        Err(crate::pki::PkiError::NoCa { .. }) => {
-            tracing::info!(dir = %dir.display(), "no CA yet: creating one");
-            Ok(CertificateAuthority::init(
-                &dir,
-                &cfg.pki.server_names,
-                false,
-            )?)
-        }
-        Err(e) => Err(e.into()),
-    }
+/// Loads the CA. A missing CA is an error naming `sme-hub ca init`: the hub never creates one
+/// by itself, so a wrong `data_dir` or a lost CA directory cannot silently become a new
+/// ministry CA that no enrolled agent trusts (see `docs/decisions.md`, "Identity").
+pub fn load_ca(cfg: &HubConfig) -> Result<CertificateAuthority, ServeError> {
+    Ok(CertificateAuthority::load(&cfg.ca_dir())?)
 }
 
 /// Starts the hub described by `cfg`.
@@ -174,7 +164,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         tracing::info!(dir = %dir.display(), dashboards = site.dashboards.dashboards.len(),
             built = site.is_built(), bytes, code_bytes = code, "dashboards loaded");
     }
-    let ca = load_or_init_ca(cfg)?;
+    let ca = load_ca(cfg)?;
     let (embedded, url) = if cfg.clickhouse.url.is_empty() {
         let dir = cfg.data_dir.join("clickhouse");
         let ch = EmbeddedClickHouse::start(&dir).await?;

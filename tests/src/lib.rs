@@ -78,6 +78,15 @@ impl TestHub {
         config.http.listen = "127.0.0.1:0".parse().unwrap();
         config.web.listen = "127.0.0.1:0".parse().unwrap();
         adjust(&mut config);
+        // The hub never creates its CA itself (`sme-hub ca init` does): a test hub gets one.
+        if sme_hub::pki::CertificateAuthority::load(&config.ca_dir()).is_err() {
+            sme_hub::pki::CertificateAuthority::init(
+                &config.ca_dir(),
+                &config.pki.server_names,
+                false,
+            )
+            .expect("test CA");
+        }
         let hub = sme_hub::server::start(&config)
             .await
             .expect("hub starts with its embedded ClickHouse");

@@ -120,3 +120,56 @@ async fn enrol_and_send_with_the_command_line_tools() {
     assert_eq!(services, sent);
     hub.stop().await;
 }
+
+/// `serve` and `token issue` never create a CA by themselves: on a data dir without one they
+/// stop with an error naming `sme-hub ca init`, and leave no CA behind.
+#[test]
+fn a_missing_ca_is_an_error_naming_ca_init_never_a_new_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("hub-data");
+    let hub_toml = work.path().join("hub.toml");
+    std::fs::write(
+        &hub_toml,
+        format!(
+            "data_dir = {:?}\n[grpc]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n",
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["serve"],
+        vec!["token", "issue", "--platform", &platform(41)],
+    ] {
+        // A hub that made itself a CA would start serving: bounded, so that fails too.
+        let out = sme_tests::process::output_within(
+            Command::new(binary("sme-hub"))
+                .arg("--config")
+                .arg(&hub_toml)
+                .args(&args),
+            std::time::Duration::from_secs(60),
+            &format!("sme-hub {args:?} without a CA"),
+        );
+        let (code, err) = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_ne!(code, 0, "{args:?} must fail without a CA");
+        assert!(err.contains("sme-hub ca init"), "{args:?}: {err}");
+        assert!(
+            !data.join("ca").join("ca.cert.pem").exists(),
+            "{args:?} created a CA"
+        );
+    }
+    // After `ca init`, `token issue` works.
+    let (code, _, err) = run(Command::new(binary("sme-hub"))
+        .arg("--config")
+        .arg(&hub_toml)
+        .args(["ca", "init"]));
+    assert_eq!(code, 0, "{err}");
+    let (code, token, err) = run(Command::new(binary("sme-hub"))
+        .arg("--config")
+        .arg(&hub_toml)
+        .args(["token", "issue", "--platform", &platform(41)]));
+    assert_eq!(code, 0, "{err}");
+    assert!(token.trim().starts_with("SME1."), "{token}");
+}

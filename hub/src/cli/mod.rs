@@ -109,7 +109,7 @@ pub fn run(cli: Cli, cfg: HubConfig) -> anyhow::Result<()> {
                     ttl_hours,
                 },
         } => {
-            let ca = crate::server::load_or_init_ca(&cfg)?;
+            let ca = crate::server::load_ca(&cfg)?;
             let hours = ttl_hours.unwrap_or(cfg.pki.token_ttl_hours);
             let token = ca
                 .tokens()

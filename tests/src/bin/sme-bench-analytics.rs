@@ -90,6 +90,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.web.listen = "127.0.0.1:0".parse()?;
     // The freshness platforms are registered just before they report.
     config.registry.cache_seconds = 0;
+    // `sme-hub ca init`'s job, done here for a fresh data dir.
+    if CertificateAuthority::load(&config.ca_dir()).is_err() {
+        CertificateAuthority::init(&config.ca_dir(), &config.pki.server_names, false)
+            .context("creating the hub's CA")?;
+    }
     let hub = sme_hub::server::start(&config)
         .await
         .with_context(|| format!("starting a hub on {}", data_dir.display()))?;

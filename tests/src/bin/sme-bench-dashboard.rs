@@ -22,6 +22,7 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use sme_hub::analytics::Role;
 use sme_hub::config::HubConfig;
+use sme_hub::pki::CertificateAuthority;
 use sme_hub::users::UserError;
 use sme_proto::period::{Period, PeriodKind};
 use sme_tests::browser::{server_cert_der, spki_hash, Browser, Chromedriver};
@@ -98,6 +99,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     config.grpc.listen = "127.0.0.1:0".parse()?;
     config.http.listen = "127.0.0.1:0".parse()?;
     config.web.listen = "127.0.0.1:0".parse()?;
+    // `sme-hub ca init`'s job, done here for a fresh data dir.
+    if CertificateAuthority::load(&config.ca_dir()).is_err() {
+        CertificateAuthority::init(&config.ca_dir(), &config.pki.server_names, false)
+            .context("creating the hub's CA")?;
+    }
     let hub = sme_hub::server::start(&config)
         .await
         .with_context(|| format!("starting a hub on {}", data_dir.display()))?;
