@@ -9,6 +9,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 
+# A clean clone gains nothing from incremental compilation, and its caches would about double the
+# build's disk use; CI (and anyone who sets CI) builds without them.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+disk_report() {
+  mkdir -p "$target_dir"
+  echo "   disk: $(du -sh "$target_dir" 2>/dev/null | cut -f1) in $target_dir," \
+    "$(df -h --output=avail "$target_dir" | tail -1 | tr -d ' ') free"
+}
+disk_report
+
 echo "== buf lint (proto/)"
 (cd proto && ../node_modules/.bin/buf lint)
 
@@ -23,7 +34,8 @@ cargo build --workspace --bins --locked
 
 echo "== demo (scripts/demo.sh end to end with the debug binaries, free ports, a temp dir)"
 demo_tmp="$(mktemp -d)"
-SME_DEMO_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug" SME_DEMO_EXIT=1 SME_DEMO_DIR="$demo_tmp/demo" \
+disk_report
+SME_DEMO_BIN="$target_dir/debug" SME_DEMO_EXIT=1 SME_DEMO_DIR="$demo_tmp/demo" \
   SME_DEMO_GRPC=127.0.0.1:0 SME_DEMO_HTTP=127.0.0.1:0 SME_DEMO_WEB=127.0.0.1:0 scripts/demo.sh \
   || { echo "scripts/demo.sh failed; its files (hub.log, agents/) are in $demo_tmp/demo" >&2; exit 1; }
 rm -rf "$demo_tmp"
@@ -35,6 +47,8 @@ sql_log="$(mktemp -t sme-hub-sql.XXXXXX)"
 export_samples="$(mktemp -d -t sme-export-samples.XXXXXX)"
 SME_HUB_SQL_LOG="$sql_log" SME_EXPORT_SAMPLES="$export_samples" \
   cargo test --workspace --locked -- --test-threads="${SME_TEST_THREADS:-2}"
+
+disk_report
 
 echo "== the hub's SQL on a current ClickHouse (chDB $chdb_version)"
 "$sql_check_venv/bin/python" scripts/sql_check.py "$sql_log"
