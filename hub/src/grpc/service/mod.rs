@@ -15,16 +15,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
 use prost::Message;
 use sme_proto::rules::{self, CheckContext};
-use sme_proto::v1::{
-    self, enrollment_service_server::EnrollmentService, reporting_service_server::ReportingService,
-    FieldViolation, Outcome, Receipt,
-};
+use sme_proto::v1::{self, FieldViolation, Outcome, Receipt};
 use time::OffsetDateTime;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status, Streaming};
+use tonic::{Code, Request, Status};
 use uuid::Uuid;
 
 use crate::ingest::lookup::Lookups;
@@ -33,6 +28,9 @@ use crate::pki::tls::{AuthError, Authenticator, PlatformIdentity};
 use crate::pki::CertificateAuthority;
 use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, LookupKey, Store, StoredReceipt};
 use crate::web::Metrics;
+
+mod enrollment;
+mod reporting;
 
 /// How long an agent should wait before retrying when the store is unavailable.
 const RETRY_AFTER_UNAVAILABLE: Duration = crate::ingest::writer::RETRY_AFTER_UNAVAILABLE;
@@ -688,202 +686,3 @@ impl Hub {
 
 /// Periods of one heartbeat reconciled (the agent sends at most 200).
 const MAX_RECONCILED: usize = 400;
-
-// === impl ReportingService ===
-
-#[tonic::async_trait]
-impl ReportingService for Hub {
-    async fn submit_report(
-        &self,
-        request: Request<v1::SubmitReportRequest>,
-    ) -> Result<Response<v1::SubmitReportResponse>, Status> {
-        let started = std::time::Instant::now();
-        let identity = self.identify(&request);
-        let peer = peer(&request);
-        let report = request.into_inner().report;
-        let result = match self.submit(identity, peer, report).await {
-            Ok(receipt) => Ok(Response::new(v1::SubmitReportResponse {
-                receipt: Some(receipt),
-            })),
-            Err(refusal) => Err(refusal.status()),
-        };
-        self.inner
-            .ingest
-            .metrics
-            .submit_seconds
-            .observe_duration(started.elapsed());
-        result
-    }
-
-    type SyncReportsStream = ReceiverStream<Result<v1::SyncReportsResponse, Status>>;
-
-    async fn sync_reports(
-        &self,
-        request: Request<Streaming<v1::SyncReportsRequest>>,
-    ) -> Result<Response<Self::SyncReportsStream>, Status> {
-        let identity = self.identify(&request);
-        if let Err(e) = &identity {
-            // Refuse the whole stream early; the per-report audit still happens in `submit`
-            // for streams that do authenticate.
-            return Err(Status::unauthenticated(e.to_string()));
-        }
-        let peer = peer(&request);
-        let inbound = request.into_inner();
-        let concurrency = self.inner.settings.stream_concurrency.max(1);
-        let (tx, rx) = tokio::sync::mpsc::channel(concurrency * 2);
-        let hub = self.clone();
-        tokio::spawn(async move {
-            let mut answers = inbound
-                .map(|item| {
-                    let hub = hub.clone();
-                    let identity = identity.clone();
-                    let peer = peer.clone();
-                    async move {
-                        match item {
-                            Ok(req) => {
-                                let started = std::time::Instant::now();
-                                let report = req.report;
-                                let receipt = match hub.submit(identity, peer, report.clone()).await
-                                {
-                                    Ok(r) => r,
-                                    Err(refusal) => refusal.receipt(report.as_ref()),
-                                };
-                                hub.inner
-                                    .ingest
-                                    .metrics
-                                    .sync_seconds
-                                    .observe_duration(started.elapsed());
-                                Ok(v1::SyncReportsResponse {
-                                    receipt: Some(receipt),
-                                })
-                            }
-                            Err(status) => Err(status),
-                        }
-                    }
-                })
-                .buffer_unordered(concurrency);
-            while let Some(answer) = answers.next().await {
-                let stop = answer.is_err();
-                if tx.send(answer).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
-        Ok(Response::new(ReceiverStream::new(rx)))
-    }
-
-    async fn heartbeat(
-        &self,
-        request: Request<v1::HeartbeatRequest>,
-    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
-        let identity = self
-            .identify(&request)
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        let now = self.inner.settings.clock.now();
-        let delivered = request.into_inner().delivered;
-        let calendar = crate::reporting::calendar::platform_calendar(
-            &self.inner.settings.calendar,
-            &self.inner.store,
-            &identity.platform_id,
-            now,
-        )
-        .await
-        .map_err(|e| unavailable(e).status())?;
-        let mut directives = Vec::new();
-        let lifetime_left = identity.not_after - now.unix_timestamp();
-        if lifetime_left < 14 * 86_400 {
-            directives.push(v1::Directive {
-                kind: v1::DirectiveKind::RenewCertificate as i32,
-                period: String::new(),
-                reason: format!(
-                    "client certificate expires in {} days",
-                    lifetime_left.max(0) / 86_400
-                ),
-            });
-        }
-        directives.extend(self.reconcile(&identity.platform_id, &delivered).await?);
-        Ok(Response::new(v1::HeartbeatResponse {
-            server_time: Some(timestamp(now)),
-            calendar,
-            directives,
-        }))
-    }
-}
-
-// === impl EnrollmentService ===
-
-#[tonic::async_trait]
-impl EnrollmentService for Hub {
-    async fn enroll(
-        &self,
-        request: Request<v1::EnrollRequest>,
-    ) -> Result<Response<v1::EnrollResponse>, Status> {
-        let req = request.into_inner();
-        sme_proto::credit_code::validate(&req.platform_id).map_err(|e| {
-            sme_proto::status::rejection(
-                Code::InvalidArgument,
-                &[violation(
-                    "platform_id",
-                    "E001",
-                    &format!(
-                        "平台代码 {} 不是有效的统一社会信用代码: {}",
-                        req.platform_id,
-                        e.message_zh()
-                    ),
-                    &format!(
-                        "platform id {:?} is not a valid unified social credit code: {e}",
-                        req.platform_id
-                    ),
-                )],
-            )
-        })?;
-        // A malformed CSR must not spend the token: the operator would have to issue another.
-        CertificateAuthority::check_csr(&req.csr_pem)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let ca = &self.inner.ca;
-        ca.tokens()
-            .consume(&req.token, &req.platform_id)
-            .map_err(|e| Status::permission_denied(e.to_string()))?;
-        let issued = ca
-            .sign_client(
-                &req.csr_pem,
-                &req.platform_id,
-                self.inner.settings.client_cert_validity,
-            )
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        tracing::info!(platform = %req.platform_id, serial = %issued.serial_hex, "platform enrolled");
-        Ok(Response::new(v1::EnrollResponse {
-            certificate_pem: issued.certificate_pem,
-            ca_chain_pem: ca.cert_pem().to_owned(),
-            pseudonym_key: ca.pseudonym_key().to_vec(),
-            pseudonym_key_id: ca.pseudonym_key_id(),
-            not_before: Some(timestamp(issued.not_before)),
-            not_after: Some(timestamp(issued.not_after)),
-        }))
-    }
-
-    async fn renew(
-        &self,
-        request: Request<v1::RenewRequest>,
-    ) -> Result<Response<v1::RenewResponse>, Status> {
-        let identity = self
-            .identify(&request)
-            .map_err(|e| Status::unauthenticated(e.to_string()))?;
-        let req = request.into_inner();
-        let ca = &self.inner.ca;
-        let issued = ca
-            .sign_client(
-                &req.csr_pem,
-                &identity.platform_id,
-                self.inner.settings.client_cert_validity,
-            )
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        tracing::info!(platform = %identity.platform_id, serial = %issued.serial_hex, "certificate renewed");
-        Ok(Response::new(v1::RenewResponse {
-            certificate_pem: issued.certificate_pem,
-            ca_chain_pem: ca.cert_pem().to_owned(),
-            not_before: Some(timestamp(issued.not_before)),
-            not_after: Some(timestamp(issued.not_after)),
-        }))
-    }
-}
