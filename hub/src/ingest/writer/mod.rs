@@ -54,8 +54,16 @@ use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError};
+use crate::store::{AcceptedReport, AuditEntry, Store};
 use crate::web::Metrics;
+
+mod batch;
+mod error;
+mod runtime;
+
+use batch::{flush, flush_audit, Batch};
+pub use error::WriteError;
+pub use runtime::IngestRuntime;
 
 /// Retry hint when ClickHouse is unavailable or the hub is stopping.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
@@ -104,58 +112,6 @@ impl Default for WriterSettings {
     }
 }
 
-/// Why a report was not stored. Every case but `Invalid` is worth retrying unchanged.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum WriteError {
-    /// The intake is full.
-    #[error(
-        "the hub is busy: {queued} reports are waiting to be stored; your report was not \
-         stored, retry in {} s",
-        retry_after.as_secs()
-    )]
-    Busy {
-        queued: usize,
-        retry_after: Duration,
-    },
-    /// ClickHouse did not take the batch.
-    #[error(
-        "the hub cannot store reports right now ({reason}); your report was not stored, retry \
-         later"
-    )]
-    Unavailable {
-        reason: String,
-        retry_after: Duration,
-    },
-    /// The hub is stopping.
-    #[error("the hub is shutting down; your report was not stored, retry later")]
-    ShuttingDown { retry_after: Duration },
-    /// The report cannot be turned into rows (a bug: the rules should have rejected it).
-    #[error("the hub could not store this report: {0}")]
-    Invalid(String),
-}
-
-impl WriteError {
-    /// The retry hint, if retrying is right.
-    pub fn retry_after(&self) -> Option<Duration> {
-        match self {
-            Self::Busy { retry_after, .. }
-            | Self::Unavailable { retry_after, .. }
-            | Self::ShuttingDown { retry_after } => Some(*retry_after),
-            Self::Invalid(_) => None,
-        }
-    }
-
-    /// The `reason` label of `sme_hub_reports_deferred_total`.
-    pub fn metric_reason(&self) -> &'static str {
-        match self {
-            Self::Busy { .. } => "queue_full",
-            Self::Unavailable { .. } => "store_unavailable",
-            Self::ShuttingDown { .. } => "shutting_down",
-            Self::Invalid(_) => "invalid",
-        }
-    }
-}
-
 /// A report's place in the intake; released when the RPC finishes.
 #[derive(Debug)]
 pub struct Admission {
@@ -180,7 +136,7 @@ pub struct Writer {
     shared: Arc<Shared>,
 }
 
-struct Shared {
+pub(super) struct Shared {
     settings: WriterSettings,
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
@@ -192,12 +148,12 @@ struct Shared {
     ns_per_report: AtomicU64,
 }
 
-enum Item {
+pub(super) enum Item {
     Report(Box<Pending>),
     Audit(Box<AuditEntry>, OwnedSemaphorePermit),
 }
 
-struct Pending {
+pub(super) struct Pending {
     report: AcceptedReport,
     audit: AuditEntry,
     bytes: usize,
@@ -217,45 +173,6 @@ pub struct WriterTask {
     close: watch::Sender<u8>,
     task: JoinHandle<()>,
     shared: Arc<Shared>,
-}
-
-// === impl IngestRuntime ===
-
-/// A dedicated thread (one-worker tokio runtime) for the writer and the lookup collector.
-pub struct IngestRuntime {
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl IngestRuntime {
-    /// Starts the thread.
-    pub fn start() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("sme-ingest")
-            .enable_all()
-            .build()?;
-        Ok(Self {
-            runtime: Some(runtime),
-        })
-    }
-
-    /// Where to spawn ingestion tasks.
-    pub fn handle(&self) -> tokio::runtime::Handle {
-        self.runtime
-            .as_ref()
-            .expect("running until dropped")
-            .handle()
-            .clone()
-    }
-}
-
-impl Drop for IngestRuntime {
-    fn drop(&mut self) {
-        // Safe in async contexts too; the writer has been drained by then.
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
 }
 
 impl Writer {
@@ -411,12 +328,12 @@ impl Writer {
 
 /// Audit entries (a few hundred bytes each) queued at most: a deferral or rejection storm
 /// must not crowd them out as quickly as reports.
-fn audit_capacity(settings: &WriterSettings) -> usize {
+pub(super) fn audit_capacity(settings: &WriterSettings) -> usize {
     settings.queue_capacity.saturating_mul(4).max(20_000)
 }
 
 /// `d` plus up to 50 % of random jitter, in whole milliseconds.
-fn jitter(d: Duration) -> Duration {
+pub(super) fn jitter(d: Duration) -> Duration {
     let extra = rand::rng().random_range(0..=d.as_millis() as u64 / 2);
     Duration::from_millis(d.as_millis() as u64 + extra)
 }
@@ -444,53 +361,6 @@ impl WriterTask {
     }
 }
 
-/// A batch being assembled: `reports[i]` belongs to `waiters[i]`.
-#[derive(Default)]
-struct Batch {
-    reports: Vec<AcceptedReport>,
-    waiters: Vec<Waiter>,
-    audits: Vec<AuditEntry>,
-    bytes: usize,
-    /// Audit permits, released once the batch's audit rows are handled.
-    permits: Vec<OwnedSemaphorePermit>,
-}
-
-/// The RPC waiting for a report of the batch, and what to release once it is answered.
-struct Waiter {
-    audit: AuditEntry,
-    ack: oneshot::Sender<Result<(), WriteError>>,
-    /// Released (dropped) just before the answer.
-    _hold: Box<dyn Send>,
-}
-
-impl Batch {
-    fn push(&mut self, item: Item) {
-        match item {
-            Item::Report(p) => {
-                let p = *p;
-                self.bytes += p.bytes;
-                self.reports.push(p.report);
-                self.waiters.push(Waiter {
-                    audit: p.audit,
-                    ack: p.ack,
-                    _hold: p.hold,
-                });
-            }
-            Item::Audit(entry, permit) => {
-                self.audits.push(*entry);
-                self.permits.push(permit);
-            }
-        }
-    }
-
-    fn is_full(&self, s: &WriterSettings) -> bool {
-        self.reports.len() >= s.max_batch_reports
-            || self.bytes >= s.max_batch_bytes
-            || self.audits.len() >= s.max_batch_reports * 4
-    }
-}
-
-/// The writer task: assemble a batch, flush it, repeat; drain on close.
 async fn run(
     mut rx: mpsc::UnboundedReceiver<Item>,
     store: Store,
@@ -586,139 +456,6 @@ async fn run(
 }
 
 /// Stores a batch's reports, answers their RPCs, then stores the audit rows.
-async fn flush(
-    store: &Store,
-    shared: &Shared,
-    batch: Batch,
-    backlog: &tokio::sync::Mutex<Vec<AuditEntry>>,
-) {
-    let metrics = &shared.metrics;
-    let Batch {
-        mut reports,
-        mut waiters,
-        audits: mut audit_rows,
-        permits,
-        ..
-    } = batch;
-    if !reports.is_empty() {
-        let started = Instant::now();
-        let n = reports.len();
-        let rows: usize = reports
-            .iter()
-            .map(|r| 1 + r.report.volumes.len() + r.report.service_records.len())
-            .sum();
-        let result = loop {
-            match store.insert_reports(&reports).await {
-                Err(StoreError::InvalidReport {
-                    report_id,
-                    field,
-                    reason,
-                }) => {
-                    // Should never happen (the rules reject such reports): fail that report
-                    // alone and store the others.
-                    tracing::error!(%report_id, %field, %reason, "unstorable report in a batch");
-                    let error = WriteError::Invalid(format!("{field}: {reason}"));
-                    let Some(i) = reports.iter().position(|r| r.report.report_id == report_id)
-                    else {
-                        break Err(error);
-                    };
-                    reports.swap_remove(i);
-                    let Waiter {
-                        mut audit,
-                        ack,
-                        _hold,
-                    } = waiters.swap_remove(i);
-                    drop(_hold);
-                    audit.outcome = AuditOutcome::Rejected;
-                    audit.status_code = tonic::Code::Internal as i32;
-                    audit_rows.push(audit);
-                    let _ = ack.send(Err(error));
-                    metrics.pending_reports.add(-1);
-                    if reports.is_empty() {
-                        break Ok(());
-                    }
-                }
-                Err(e) => {
-                    break Err(WriteError::Unavailable {
-                        reason: e.to_string(),
-                        retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
-                    })
-                }
-                Ok(()) => break Ok(()),
-            }
-        };
-        drop(reports);
-        let elapsed = started.elapsed();
-        metrics.insert_seconds.observe_duration(elapsed);
-        metrics.batch_reports.observe(n as f64);
-        metrics.batch_rows.observe(rows as f64);
-        match &result {
-            Ok(()) => {
-                // Moving average (1/8 weight) of the cost per report, for busy hints.
-                let per = (elapsed.as_nanos() / n as u128) as u64;
-                let old = shared.ns_per_report.load(Ordering::Relaxed);
-                shared
-                    .ns_per_report
-                    .store(old - old / 8 + per / 8, Ordering::Relaxed);
-                tracing::debug!(reports = n, rows, ?elapsed, "batch stored");
-            }
-            Err(e) => {
-                metrics.flush_failures.inc();
-                tracing::warn!(reports = n, error = %e, "batch not stored; its agents will retry");
-            }
-        }
-        for w in waiters {
-            let Waiter {
-                mut audit,
-                ack,
-                _hold,
-            } = w;
-            // The intake slot and the locks go before the answer: an agent that resends at
-            // once (or its next report) must find them free, not race this loop.
-            drop(_hold);
-            if let Err(e) = &result {
-                audit.outcome = AuditOutcome::Deferred;
-                audit.status_code = tonic::Code::Unavailable as i32;
-                audit.rule_ids.clear();
-                let _ = ack.send(Err(e.clone()));
-            } else {
-                let _ = ack.send(Ok(()));
-            }
-            metrics.pending_reports.add(-1);
-            audit_rows.push(audit);
-        }
-    }
-    flush_audit(store, shared, &mut *backlog.lock().await, audit_rows).await;
-    drop(permits);
-}
-
-/// Inserts `rows` after any backlog; on failure keeps them (bounded) for the next flush.
-async fn flush_audit(
-    store: &Store,
-    shared: &Shared,
-    backlog: &mut Vec<AuditEntry>,
-    rows: Vec<AuditEntry>,
-) {
-    backlog.extend(rows);
-    if backlog.is_empty() {
-        return;
-    }
-    match store.insert_audit(backlog).await {
-        Ok(()) => backlog.clear(),
-        Err(e) => {
-            let limit = audit_capacity(&shared.settings);
-            if backlog.len() > limit {
-                let dropped = backlog.len() - limit;
-                backlog.drain(..dropped);
-                shared.metrics.audit_dropped.add(dropped as u64);
-                tracing::error!(dropped, error = %e, "audit backlog full; oldest entries dropped");
-            } else {
-                tracing::warn!(kept = backlog.len(), error = %e, "audit rows not stored; retrying with the next flush");
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
