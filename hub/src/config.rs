@@ -339,6 +339,7 @@ impl HubConfig {
             return invalid("limits.max_report_bytes", "must be at least 1024");
         }
         self.validate_writer()?;
+        self.grpc.validate()?;
         self.web.validate()?;
         self.demo.validate()?;
         self.validate_cluster()?;

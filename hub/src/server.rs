@@ -9,16 +9,13 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use sme_proto::v1::enrollment_service_server::EnrollmentServiceServer;
 use sme_proto::v1::reporting_service_server::ReportingServiceServer;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::HubConfig;
 use crate::grpc::service::{Hub, Ingest, ServiceSettings};
@@ -30,9 +27,6 @@ use crate::web::api::audit::{AuditTask, Auditor};
 use crate::web::api::{ApiInner, ApiState};
 use crate::web::listener::WebServer;
 use crate::web::{HttpServer, HttpState, Metrics};
-
-/// A TLS handshake that takes longer than this is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors starting the hub.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +46,8 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("cannot start the ingestion thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Spill(#[from] crate::ingest::spill::SpillError),
     #[error(transparent)]
     Site(#[from] crate::web::site::SiteError),
 }
@@ -188,11 +184,17 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     crate::registry::prepare(&store, &cfg.registry.settings()).await?;
     let metrics = Arc::new(Metrics::default());
     let ingest_runtime = IngestRuntime::start().map_err(ServeError::Thread)?;
+    let spill = crate::ingest::spill::AuditSpill::open(
+        &cfg.data_dir.join("audit-spill"),
+        cfg.writer.audit_spill_max_bytes,
+        metrics.clone(),
+    )?;
     let (writer, writer_task) = Writer::spawn(
         &ingest_runtime.handle(),
         store.clone(),
         cfg.writer.settings(),
         metrics.clone(),
+        Arc::new(spill),
     );
     let ingest = Ingest {
         writer,
@@ -227,7 +229,12 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         addr: cfg.grpc.listen,
         source,
     })?;
-    let incoming = accept_tls(listener, TlsAcceptor::from(tls));
+    let incoming = crate::grpc::listener::accept(
+        listener,
+        TlsAcceptor::from(tls),
+        cfg.grpc.limits(),
+        metrics.clone(),
+    );
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
@@ -256,7 +263,12 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
 
     // Reports a little over the limit still decode, so rule E013 can name the limit.
     let decode_limit = cfg.limits.max_report_bytes.saturating_mul(2);
-    let router = tonic::transport::Server::builder()
+    // Report RPCs without a valid client certificate are refused from their headers, before
+    // their bodies are read (`grpc::gate`).
+    let router = cfg
+        .grpc
+        .server_builder()
+        .layer(crate::grpc::gate::GateLayer::new(hub.clone()))
         .add_service(
             ReportingServiceServer::new(hub.clone()).max_decoding_message_size(decode_limit),
         )
@@ -352,50 +364,6 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
         task,
         embedded,
     })
-}
-
-/// Accepts TCP connections and completes TLS handshakes off the accept loop, so one slow or
-/// hostile client cannot stall the others.
-fn accept_tls(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(128);
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                // The server stopped: release the port now, not at the next connection attempt
-                // (a restarted hub must be able to bind it again).
-                () = tx.closed() => break,
-            };
-            let (tcp, addr) = match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let handshake_tx = tx.clone();
-            tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let _ = handshake_tx.send(Ok(stream)).await;
-                    }
-                    Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                    Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                }
-            });
-            if tx.is_closed() {
-                break;
-            }
-        }
-    });
-    ReceiverStream::new(rx)
 }
 
 fn hostname() -> String {

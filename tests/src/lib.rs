@@ -26,6 +26,7 @@ pub use sme_proto::fixtures;
 pub mod agent;
 pub mod browser;
 pub mod dashboard;
+pub mod hub_process;
 pub mod load;
 pub mod process;
 pub mod proxy;
@@ -287,6 +288,12 @@ impl TestHub {
         }
     }
 
+    /// Audit rows of calls refused for want of a valid client certificate (refused from their
+    /// headers, so with empty report fields), once at least `expected` are there or after 20 s.
+    pub async fn unauthenticated_audits(&self, expected: u64) -> u64 {
+        unauthenticated_audits(self.store(), expected).await
+    }
+
     /// Path of the hub's data dir.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_owned()
@@ -492,4 +499,21 @@ pub fn assert_violation<T: std::fmt::Debug>(
 pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: tonic::Code) {
     let status = result.expect_err("the hub should have refused this call");
     assert_eq!(status.code(), code, "status: {status:?}");
+}
+
+/// [`TestHub::unauthenticated_audits`] for any store.
+pub async fn unauthenticated_audits(store: &Store, expected: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let n: u64 = store
+            .client()
+            .query("SELECT count() FROM audit WHERE outcome = 'unauthenticated' AND report_id = ''")
+            .fetch_one()
+            .await
+            .expect("audit query");
+        if n >= expected || std::time::Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

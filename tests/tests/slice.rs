@@ -213,11 +213,10 @@ async fn callers_without_a_valid_certificate_for_the_platform_are_refused_and_no
         Code::Unauthenticated,
     );
 
-    // Every refusal is in the audit trail.
-    let ids: Vec<String> = [&r1, &r2, &r3, &r4, &r5]
-        .iter()
-        .map(|r| r.report_id.clone())
-        .collect();
+    // Every refusal is in the audit trail. The four without a valid certificate were refused
+    // from their headers, before their bodies were read: audited without report fields.
+    assert_eq!(hub.unauthenticated_audits(4).await, 4);
+    let ids = vec![r3.report_id.clone()];
     let audit = hub.audit(&ids).await;
     let outcome = |r: &v1::Report| {
         audit
@@ -226,11 +225,7 @@ async fn callers_without_a_valid_certificate_for_the_platform_are_refused_and_no
             .map(|row| row.1.clone())
             .unwrap_or_else(|| panic!("{} not audited: {audit:?}", r.report_id))
     };
-    assert_eq!(outcome(&r1), "unauthenticated");
-    assert_eq!(outcome(&r2), "unauthenticated");
     assert_eq!(outcome(&r3), "permission_denied");
-    assert_eq!(outcome(&r4), "unauthenticated");
-    assert_eq!(outcome(&r5), "unauthenticated");
 
     for p in [&a, &b] {
         assert!(

@@ -23,6 +23,9 @@ pub struct WriterConfig {
     /// Reports of one `SyncReports` stream the hub works on at the same time: how much of the
     /// intake one draining agent can take (an agent opens a few streams).
     pub stream_concurrency: usize,
+    /// Most bytes of audit entries kept on disk (`<data_dir>/audit-spill`) while the memory
+    /// queue is full or ClickHouse does not take them; beyond, entries are dropped (counted).
+    pub audit_spill_max_bytes: u64,
 }
 
 impl Default for WriterConfig {
@@ -37,6 +40,7 @@ impl Default for WriterConfig {
             queue_bytes: d.queue_bytes,
             flushes_in_flight: d.flushes_in_flight,
             stream_concurrency: crate::grpc::service::DEFAULT_STREAM_CONCURRENCY,
+            audit_spill_max_bytes: 1 << 30,
         }
     }
 }

@@ -6,4 +6,5 @@ pub mod batching;
 pub mod context;
 pub mod history;
 pub mod lookup;
+pub mod spill;
 pub mod writer;

@@ -169,6 +169,20 @@ impl AuditOutcome {
             Self::PermissionDenied => "permission_denied",
         }
     }
+
+    /// The outcome of an `audit.outcome` value ([`AuditOutcome::as_str`]).
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Accepted,
+            Self::Rejected,
+            Self::Duplicate,
+            Self::Deferred,
+            Self::Unauthenticated,
+            Self::PermissionDenied,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
 }
 
 /// Most keys of one [`Store::find_batch`].

@@ -19,7 +19,9 @@
 //! | `sme_hub_writer_batch_reports` / `_rows` | histogram | reports and table rows per flush |
 //! | `sme_hub_writer_insert_seconds` | histogram | time to store one batch (all tables) |
 //! | `sme_hub_writer_flush_failures_total` | counter | batches ClickHouse did not take |
-//! | `sme_hub_audit_dropped_total` | counter | audit entries lost (see `writer.rs`: only when ClickHouse is down for long) |
+//! | `sme_hub_audit_dropped_total` | counter | audit entries lost: only when the audit spill on disk is full (`[writer] audit_spill_max_bytes`) |
+//! | `sme_hub_audit_spilled_bytes` | gauge | audit entries on disk waiting for ClickHouse (see `ingest/spill.rs`) |
+//! | `sme_hub_grpc_refused_total{reason}` | counter | gRPC connections and calls refused before any decoding: `connections` (limit), `anonymous_connections` (limit), `unauthenticated` (report RPC without a valid client certificate) |
 //! | `sme_hub_lookup_batch_reports`, `sme_hub_lookup_seconds` | histogram | batched replay/revision lookups |
 //! | `sme_hub_rpc_seconds{method}` | histogram | handler latency of report RPCs |
 
@@ -73,6 +75,10 @@ impl Gauge {
 
     pub fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn set(&self, n: i64) {
+        self.0.store(n, Ordering::Relaxed);
     }
 }
 
@@ -201,6 +207,9 @@ pub struct Metrics {
     pub insert_seconds: Histogram,
     pub flush_failures: Counter,
     pub audit_dropped: Counter,
+    pub audit_spilled_bytes: Gauge,
+    /// Label: `connections`, `anonymous_connections`, `unauthenticated`.
+    pub grpc_refused: LabeledCounter,
     pub lookup_batch_reports: Histogram,
     pub lookup_seconds: Histogram,
     pub submit_seconds: Histogram,
@@ -224,6 +233,8 @@ impl Default for Metrics {
             insert_seconds: Histogram::new(SECONDS_BUCKETS),
             flush_failures: Counter::default(),
             audit_dropped: Counter::default(),
+            audit_spilled_bytes: Gauge::default(),
+            grpc_refused: LabeledCounter::default(),
             lookup_batch_reports: Histogram::new(REPORT_BUCKETS),
             lookup_seconds: Histogram::new(SECONDS_BUCKETS),
             submit_seconds: Histogram::new(SECONDS_BUCKETS),
@@ -347,6 +358,19 @@ impl Metrics {
             "sme_hub_audit_dropped_total",
             "Audit entries that could not be stored and were dropped.",
             self.audit_dropped.get(),
+        );
+        gauge(
+            &mut out,
+            "sme_hub_audit_spilled_bytes",
+            "Audit entries on disk waiting to be stored in ClickHouse, bytes.",
+            self.audit_spilled_bytes.get(),
+        );
+        labeled(
+            &mut out,
+            "sme_hub_grpc_refused_total",
+            "gRPC connections and calls refused before decoding anything, by reason.",
+            "reason",
+            &self.grpc_refused,
         );
         histogram(
             &mut out,

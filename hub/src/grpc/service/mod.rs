@@ -293,12 +293,47 @@ impl Hub {
         })
     }
 
-    /// Authenticates the caller of a request.
+    /// The caller of a request: the identity the gate ([`crate::grpc::gate`]) established, or
+    /// (a service used without the gate) the certificate verified here.
     fn identify<T>(&self, req: &Request<T>) -> Result<PlatformIdentity, AuthError> {
+        if let Some(identity) = req.extensions().get::<PlatformIdentity>() {
+            return Ok(identity.clone());
+        }
         let certs = req.peer_certs();
-        self.inner
-            .auth
-            .authenticate(certs.as_deref().map(|c| c.as_slice()))
+        self.authenticate(certs.as_deref().map(|c| c.as_slice()))
+    }
+
+    /// Verifies a client certificate chain (CA, validity, revocation) and reads its platform.
+    pub(crate) fn authenticate(
+        &self,
+        chain: Option<&[rustls_pki_types::CertificateDer<'static>]>,
+    ) -> Result<PlatformIdentity, AuthError> {
+        self.inner.auth.authenticate(chain)
+    }
+
+    /// Counts (and, for the report RPCs, audits) a call the gate refused for want of a valid
+    /// client certificate. Never waits: the audit entry goes to memory or the spill.
+    pub(crate) fn refuse_unauthenticated(&self, audited: bool, peer: String, error: &AuthError) {
+        let metrics = &self.inner.ingest.metrics;
+        metrics.grpc_refused.inc("unauthenticated");
+        if !audited {
+            return;
+        }
+        let refusal = Refusal::Unauthenticated(error.to_string());
+        refusal.record(metrics);
+        self.inner.ingest.writer.audit(AuditEntry {
+            received_at: self.inner.settings.clock.now(),
+            platform_id: String::new(),
+            cert_subject: String::new(),
+            period: String::new(),
+            report_id: String::new(),
+            revision: 0,
+            outcome: AuditOutcome::Unauthenticated,
+            status_code: Code::Unauthenticated as i32,
+            rule_ids: Vec::new(),
+            peer,
+            hub_instance: self.inner.settings.instance.clone(),
+        });
     }
 
     /// Processes one report end to end and audits the outcome.
@@ -349,18 +384,14 @@ impl Hub {
             match &result {
                 Ok(_) => {
                     entry.outcome = AuditOutcome::Duplicate;
-                    writer.audit(entry).await;
+                    writer.audit(entry);
                 }
                 Err(refusal) => {
                     entry.outcome = refusal.audit_outcome();
                     entry.status_code = refusal.status().code() as i32;
                     entry.rule_ids = refusal.rule_ids();
-                    if entry.outcome == AuditOutcome::Deferred {
-                        // Never make a "try later" answer wait for audit room.
-                        writer.try_audit(entry);
-                    } else {
-                        writer.audit(entry).await;
-                    }
+                    // Never waits: a full audit queue spills to disk.
+                    writer.audit(entry);
                 }
             }
         }

@@ -5,9 +5,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
-use super::{
-    audit_capacity, jitter, Item, Shared, WriteError, WriterSettings, RETRY_AFTER_UNAVAILABLE,
-};
+use super::{jitter, Item, Shared, WriteError, WriterSettings, RETRY_AFTER_UNAVAILABLE};
 use crate::store::{AcceptedReport, AuditEntry, AuditOutcome, Store, StoreError};
 
 /// A batch being assembled: `reports[i]` belongs to `waiters[i]`.
@@ -57,12 +55,7 @@ impl Batch {
 }
 
 /// The writer task: assemble a batch, flush it, repeat; drain on close.
-pub(super) async fn flush(
-    store: &Store,
-    shared: &Shared,
-    batch: Batch,
-    backlog: &tokio::sync::Mutex<Vec<AuditEntry>>,
-) {
+pub(super) async fn flush(store: &Store, shared: &Shared, batch: Batch) {
     let metrics = &shared.metrics;
     let Batch {
         mut reports,
@@ -138,54 +131,118 @@ pub(super) async fn flush(
                 tracing::warn!(reports = n, error = %e, "batch not stored; its agents will retry");
             }
         }
+        if result.is_ok() {
+            // An accepted report's audit row is stored (in ClickHouse, or fsynced in the spill)
+            // before its receipt goes out (domain §6).
+            audit_rows.extend(waiters.iter().map(|w| w.audit.clone()));
+            let kept = store_audit(store, shared, audit_rows, true).await;
+            for w in waiters {
+                let Waiter { ack, _hold, .. } = w;
+                // The intake slot and the locks go before the answer: an agent that resends
+                // at once (or its next report) must find them free, not race this loop.
+                drop(_hold);
+                let _ = ack.send(if kept {
+                    Ok(())
+                } else {
+                    Err(WriteError::Unavailable {
+                        reason: "the audit trail cannot be written".into(),
+                        retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
+                    })
+                });
+                metrics.pending_reports.add(-1);
+            }
+            drop(permits);
+            if kept && shared.spill.has_entries() {
+                drain_spill(store, shared).await;
+            }
+            return;
+        }
+        let error = result.expect_err("handled above");
         for w in waiters {
             let Waiter {
                 mut audit,
                 ack,
                 _hold,
             } = w;
-            // The intake slot and the locks go before the answer: an agent that resends at
-            // once (or its next report) must find them free, not race this loop.
             drop(_hold);
-            if let Err(e) = &result {
-                audit.outcome = AuditOutcome::Deferred;
-                audit.status_code = tonic::Code::Unavailable as i32;
-                audit.rule_ids.clear();
-                let _ = ack.send(Err(e.clone()));
-            } else {
-                let _ = ack.send(Ok(()));
-            }
+            audit.outcome = AuditOutcome::Deferred;
+            audit.status_code = tonic::Code::Unavailable as i32;
+            audit.rule_ids.clear();
+            let _ = ack.send(Err(error.clone()));
             metrics.pending_reports.add(-1);
             audit_rows.push(audit);
         }
     }
-    flush_audit(store, shared, &mut *backlog.lock().await, audit_rows).await;
+    let kept = store_audit(store, shared, audit_rows, false).await;
     drop(permits);
+    if kept && shared.spill.has_entries() {
+        drain_spill(store, shared).await;
+    }
 }
 
-/// Inserts `rows` after any backlog; on failure keeps them (bounded) for the next flush.
-pub(super) async fn flush_audit(
-    store: &Store,
-    shared: &Shared,
-    backlog: &mut Vec<AuditEntry>,
-    rows: Vec<AuditEntry>,
-) {
-    backlog.extend(rows);
-    if backlog.is_empty() {
-        return;
+/// Inserts audit rows; when ClickHouse does not take them they go to the spill (fsynced with
+/// `sync`). False when they could be kept nowhere (counted as dropped).
+async fn store_audit(store: &Store, shared: &Shared, rows: Vec<AuditEntry>, sync: bool) -> bool {
+    if rows.is_empty() {
+        return true;
     }
-    match store.insert_audit(backlog).await {
-        Ok(()) => backlog.clear(),
+    let Err(e) = store.insert_audit(&rows).await else {
+        return true;
+    };
+    tracing::warn!(rows = rows.len(), error = %e, "audit rows not stored; keeping them in the spill");
+    let spill = shared.spill.clone();
+    let n = rows.len();
+    let spilled = tokio::task::spawn_blocking(move || spill.append(&rows, sync))
+        .await
+        .unwrap_or_else(|e| panic!("audit spill write panicked: {e}"));
+    match spilled {
+        Ok(()) => true,
         Err(e) => {
-            let limit = audit_capacity(&shared.settings);
-            if backlog.len() > limit {
-                let dropped = backlog.len() - limit;
-                backlog.drain(..dropped);
-                shared.metrics.audit_dropped.add(dropped as u64);
-                tracing::error!(dropped, error = %e, "audit backlog full; oldest entries dropped");
-            } else {
-                tracing::warn!(kept = backlog.len(), error = %e, "audit rows not stored; retrying with the next flush");
-            }
+            shared.metrics.audit_dropped.add(n as u64);
+            tracing::error!(error = %e, rows = n, "audit rows dropped: neither ClickHouse nor the spill took them");
+            false
         }
     }
 }
+
+/// Stores the oldest segment of the spill, then deletes it. False when nothing was stored
+/// (ClickHouse refused, or another flush is storing one).
+pub(super) async fn drain_spill(store: &Store, shared: &Shared) -> bool {
+    let Ok(_draining) = shared.draining.try_lock() else {
+        return false;
+    };
+    let spill = shared.spill.clone();
+    let segment = match tokio::task::spawn_blocking(move || spill.oldest()).await {
+        Ok(Ok(Some(segment))) => segment,
+        Ok(Ok(None)) => return false,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read the audit spill");
+            return false;
+        }
+        Err(e) => panic!("audit spill read panicked: {e}"),
+    };
+    for chunk in segment.entries.chunks(AUDIT_INSERT_ROWS) {
+        if let Err(e) = store.insert_audit(chunk).await {
+            // Chunks already stored are stored again with the segment later: the audit
+            // table keeps rows, and a doubled row beats a lost one.
+            tracing::debug!(error = %e, "audit spill not stored yet");
+            return false;
+        }
+    }
+    let n = segment.entries.len();
+    let spill = shared.spill.clone();
+    match tokio::task::spawn_blocking(move || spill.remove(segment)).await {
+        Ok(Ok(())) => {
+            tracing::info!(entries = n, "audit entries from the spill stored");
+            true
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot delete a stored audit spill segment");
+            false
+        }
+        Err(e) => panic!("audit spill delete panicked: {e}"),
+    }
+}
+
+/// Rows per insert when the spill is drained.
+const AUDIT_INSERT_ROWS: usize = 20_000;

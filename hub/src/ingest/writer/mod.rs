@@ -30,20 +30,22 @@
 //!   outbox (they delete only on a receipt) and send it again. A partly written batch is
 //!   harmless: resending collapses by `report_id` (see `store::migrations`).
 //! - **Audit.** Accepted reports carry their audit entry through the batch (its outcome becomes
-//!   `deferred` if the batch fails); refusals send theirs with [`Writer::audit`]. The audit rows
-//!   are inserted right after the batch's reports. A failed audit insert is kept and retried
-//!   with the next flush. Audit entries have their own bound (4 × `queue_capacity`, at least
-//!   20 000): refusals wait up to 5 s for room, deferrals (busy, unavailable) never wait; an
-//!   entry that finds no room, or a backlog beyond the bound while ClickHouse is down, is
-//!   dropped and counted in `sme_hub_audit_dropped_total`.
+//!   `deferred` if the batch fails); refusals send theirs with [`Writer::audit`], which never
+//!   waits. A flush stores the batch's reports, then its audit rows, and only then answers:
+//!   an accepted report's audit row is in ClickHouse — or, when ClickHouse does not take it,
+//!   fsynced in the spill on disk ([`crate::ingest::spill`]) — before its receipt goes out
+//!   (if neither takes it, the RPC gets `UNAVAILABLE` and the agent's resend is answered from
+//!   the stored report). Refusals queue in memory up to 4 × `queue_capacity` (at least
+//!   20 000) entries, then in the spill; the writer stores the spill a segment at a time once
+//!   ClickHouse takes writes again. Only a spill past `audit_spill_max_bytes` drops entries,
+//!   counted in `sme_hub_audit_dropped_total`.
 //! - **Shutdown.** [`WriterTask::drain`] refuses new work, flushes everything queued (reports
 //!   and audit entries), and returns.
 //!
-//! **Crash window.** Data is durable once acknowledged. A crash (not a graceful stop) loses
-//! what was only in memory: reports not yet acknowledged (their agents never got a receipt, so
-//! they resend), and audit entries not yet inserted — at most one batch delay plus one flush of
-//! refusals, and the audit rows of the batch whose reports were stored just before the crash
-//! (those reports stay in `reports`, with their receipt time).
+//! **Crash window.** Data is durable once acknowledged, and so is its audit row. A crash (not
+//! a graceful stop) loses what was only in memory: reports not yet acknowledged (their agents
+//! never got a receipt, so they resend), the audit entries of refusals still queued in memory
+//! (at most one batch delay's worth) and the last unsynced page of refusals in the spill.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -61,7 +63,8 @@ mod batch;
 mod error;
 mod runtime;
 
-use batch::{flush, flush_audit, Batch};
+use crate::ingest::spill::AuditSpill;
+use batch::{drain_spill, flush, Batch};
 pub use error::WriteError;
 pub use runtime::IngestRuntime;
 
@@ -70,8 +73,8 @@ pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
 /// Shortest and longest hint when the intake is full.
 const MIN_BUSY_RETRY: Duration = Duration::from_secs(1);
 const MAX_BUSY_RETRY: Duration = Duration::from_secs(120);
-/// How long a refusal waits for room in the audit queue before its entry is dropped.
-const AUDIT_WAIT: Duration = Duration::from_secs(5);
+/// How often an idle writer tries to store what waits in the audit spill.
+const SPILL_RETRY: Duration = Duration::from_secs(1);
 
 /// Tuning of the writer (`[writer]` in the hub config).
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +149,21 @@ pub(super) struct Shared {
     closed: AtomicBool,
     /// Exponential moving average of flush time per report, nanoseconds (for retry hints).
     ns_per_report: AtomicU64,
+    /// Audit entries that found no room in memory or in ClickHouse.
+    spill: Arc<AuditSpill>,
+    /// Held while a spill segment is being stored, so two flushes never store one twice.
+    draining: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    /// Writes `entries` to the spill without fsync (a refusal that overflowed the memory
+    /// queue); a full spill drops them, counted.
+    fn spill_now(&self, entries: &[AuditEntry]) {
+        if let Err(e) = self.spill.append(entries, false) {
+            self.metrics.audit_dropped.add(entries.len() as u64);
+            tracing::error!(error = %e, entries = entries.len(), "audit entries dropped");
+        }
+    }
 }
 
 pub(super) enum Item {
@@ -182,6 +200,7 @@ impl Writer {
         store: Store,
         settings: WriterSettings,
         metrics: Arc<Metrics>,
+        spill: Arc<AuditSpill>,
     ) -> (Writer, WriterTask) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (close, close_rx) = watch::channel(NORMAL);
@@ -195,6 +214,8 @@ impl Writer {
             tx,
             closed: AtomicBool::new(false),
             ns_per_report: AtomicU64::new(100_000),
+            spill,
+            draining: tokio::sync::Mutex::new(()),
         });
         let task = runtime.spawn(run(rx, store, shared.clone(), close_rx));
         (
@@ -280,36 +301,22 @@ impl Writer {
         done.await.unwrap_or_else(|_| Err(shutting_down()))
     }
 
-    /// Queues the audit entry of a submission that was not stored. Waits a little for room
-    /// when the audit queue is full, then drops the entry (counted).
-    pub async fn audit(&self, entry: AuditEntry) {
+    /// Queues the audit entry of a submission that was not stored. Never waits: when the
+    /// audit queue is full the entry goes to the spill on disk ([`crate::ingest::spill`]), and
+    /// only a full spill drops it (counted in `sme_hub_audit_dropped_total`).
+    pub fn audit(&self, entry: AuditEntry) {
         let s = &self.shared;
-        let permit =
-            match tokio::time::timeout(AUDIT_WAIT, s.audit_slots.clone().acquire_owned()).await {
-                Ok(Ok(permit)) => permit,
-                _ => {
-                    s.metrics.audit_dropped.inc();
-                    tracing::warn!(report_id = %entry.report_id, "audit queue full; entry dropped");
-                    return;
-                }
-            };
-        if s.tx.send(Item::Audit(Box::new(entry), permit)).is_err() {
-            s.metrics.audit_dropped.inc();
-        }
-    }
-
-    /// [`Writer::audit`] without waiting: drops (and counts) the entry when the audit queue is
-    /// full. For deferrals, whose "retry later" answer must not wait.
-    pub fn try_audit(&self, entry: AuditEntry) {
-        let s = &self.shared;
-        match s.audit_slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                if s.tx.send(Item::Audit(Box::new(entry), permit)).is_err() {
-                    s.metrics.audit_dropped.inc();
-                }
-            }
-            Err(_) => s.metrics.audit_dropped.inc(),
-        }
+        let entry = match s.audit_slots.clone().try_acquire_owned() {
+            Ok(permit) => match s.tx.send(Item::Audit(Box::new(entry), permit)) {
+                Ok(()) => return,
+                Err(mpsc::error::SendError(item)) => match item {
+                    Item::Audit(entry, _) => *entry,
+                    Item::Report(_) => unreachable!("an audit item was sent"),
+                },
+            },
+            Err(_) => entry,
+        };
+        s.spill_now(&[entry]);
     }
 
     /// The settings in force.
@@ -368,7 +375,6 @@ async fn run(
     mut close: watch::Receiver<u8>,
 ) {
     let settings = shared.settings.clone();
-    let backlog: Arc<tokio::sync::Mutex<Vec<AuditEntry>>> = Arc::default();
     let flushes = settings.flushes_in_flight.max(1);
     let in_flight = Arc::new(Semaphore::new(flushes));
     // The WriterTask was dropped without a drain: drain anyway, and do not spin on `changed`.
@@ -401,6 +407,15 @@ async fn run(
                     orphaned |= changed.is_err();
                     continue;
                 }
+                // Idle with entries on disk: store a segment of them.
+                () = tokio::time::sleep(SPILL_RETRY), if shared.spill.has_entries() => {
+                    let (store, shared) = (store.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        drain_spill(&store, &shared).await;
+                        drop(permit);
+                    });
+                    continue;
+                }
             }
         };
         match first {
@@ -412,10 +427,8 @@ async fn run(
                     .acquire_many(flushes as u32)
                     .await
                     .expect("the semaphore is never closed");
-                let mut backlog = backlog.lock().await;
-                if !backlog.is_empty() {
-                    flush_audit(&store, &shared, &mut backlog, Vec::new()).await;
-                }
+                // What waits on disk, while ClickHouse takes it; the rest stays for the next run.
+                while shared.spill.has_entries() && drain_spill(&store, &shared).await {}
                 tracing::info!("writer drained");
                 return;
             }
@@ -447,9 +460,9 @@ async fn run(
             }
         }
         last_flush = Some(Instant::now());
-        let (store, shared, backlog) = (store.clone(), shared.clone(), backlog.clone());
+        let (store, shared) = (store.clone(), shared.clone());
         tokio::spawn(async move {
-            flush(&store, &shared, batch, &backlog).await;
+            flush(&store, &shared, batch).await;
             drop(permit);
         });
     }
