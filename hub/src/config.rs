@@ -364,6 +364,12 @@ impl HubConfig {
                 "must be between 1 and 100000".into(),
             );
         }
+        if !(1..=100).contains(&w.max_platform_share_percent) {
+            return invalid(
+                "writer.max_platform_share_percent",
+                "must be between 1 and 100 (percent of queue_capacity)".into(),
+            );
+        }
         if w.max_batch_bytes < 1024 {
             return invalid("writer.max_batch_bytes", "must be at least 1024".into());
         }

@@ -181,6 +181,8 @@ async fn a_full_intake_answers_resource_exhausted_with_a_retry_hint() {
     let hub = TestHub::start_with(|c| {
         c.writer.queue_capacity = 1;
         c.writer.max_delay_ms = 1_500;
+        // The whole intake, not the platform's share of it (tests/tests/fairness.rs).
+        c.writer.max_platform_share_percent = 100;
     })
     .await;
     let id = platform(2);

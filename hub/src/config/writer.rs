@@ -26,6 +26,9 @@ pub struct WriterConfig {
     /// Most bytes of audit entries kept on disk (`<data_dir>/audit-spill`) while the memory
     /// queue is full or ClickHouse does not take them; beyond, entries are dropped (counted).
     pub audit_spill_max_bytes: u64,
+    /// Most of `queue_capacity` one platform may hold at once, percent (1–100; 100: no
+    /// limit of its own). Beyond, its reports get RESOURCE_EXHAUSTED while others get in.
+    pub max_platform_share_percent: u8,
 }
 
 impl Default for WriterConfig {
@@ -41,6 +44,7 @@ impl Default for WriterConfig {
             flushes_in_flight: d.flushes_in_flight,
             stream_concurrency: crate::grpc::service::DEFAULT_STREAM_CONCURRENCY,
             audit_spill_max_bytes: 1 << 30,
+            max_platform_share_percent: d.max_platform_share_percent,
         }
     }
 }
@@ -56,6 +60,7 @@ impl WriterConfig {
             queue_capacity: self.queue_capacity,
             queue_bytes: self.queue_bytes,
             flushes_in_flight: self.flushes_in_flight,
+            max_platform_share_percent: self.max_platform_share_percent,
         }
     }
 }

@@ -13,7 +13,7 @@
 //! | `sme_hub_reports_rejected_total{outcome}` | counter | refused reports: `rejected` (hard rules), `revision_taken`, `revision_superseded` (lower than the current one), `permission_denied`, `unauthenticated` |
 //! | `sme_hub_report_violations_total{rule}` | counter | hard-rule violations of rejected reports, per rule id |
 //! | `sme_hub_report_flags_total{rule}` | counter | soft-rule flags on accepted reports, per rule id |
-//! | `sme_hub_reports_deferred_total{reason}` | counter | not stored, agent told to retry: `queue_full`, `store_unavailable`, `shutting_down` |
+//! | `sme_hub_reports_deferred_total{reason}` | counter | not stored, agent told to retry: `queue_full`, `platform_share` (the platform holds its share of the intake), `store_unavailable`, `shutting_down` |
 //! | `sme_hub_writer_queue_reports` / `_bytes` | gauge | reports (and their encoded bytes) in the intake: admitted and not yet answered |
 //! | `sme_hub_writer_pending_reports` | gauge | reports handed to the writer, waiting for their batch to be stored |
 //! | `sme_hub_writer_batch_reports` / `_rows` | histogram | reports and table rows per flush |
@@ -197,7 +197,7 @@ pub struct Metrics {
     pub violations: LabeledCounter,
     /// Label: rule id.
     pub flags: LabeledCounter,
-    /// Label: `queue_full`, `store_unavailable`, `shutting_down`.
+    /// Label: `queue_full`, `platform_share`, `store_unavailable`, `shutting_down`.
     pub deferred: LabeledCounter,
     pub queue_reports: Gauge,
     pub queue_bytes: Gauge,

@@ -102,7 +102,9 @@ impl Refusal {
             ),
             Refusal::Write(e) => {
                 let code = match e {
-                    WriteError::Busy { .. } => Code::ResourceExhausted,
+                    WriteError::Busy { .. } | WriteError::PlatformBusy { .. } => {
+                        Code::ResourceExhausted
+                    }
                     WriteError::Unavailable { .. } | WriteError::ShuttingDown { .. } => {
                         Code::Unavailable
                     }
@@ -445,7 +447,7 @@ impl Hub {
             .inner
             .ingest
             .writer
-            .admit(encoded_len)
+            .admit(&identity.platform_id, encoded_len)
             .map_err(Refusal::Write)?;
 
         // Replays first: a report already accepted keeps its receipt even if the rules or the

@@ -15,6 +15,13 @@ pub enum WriteError {
         queued: usize,
         retry_after: Duration,
     },
+    /// The platform holds its whole share of the intake.
+    #[error(
+        "the hub is busy with {held} reports of your platform, its share of the intake; your \
+         report was not stored, retry in {} s",
+        retry_after.as_secs()
+    )]
+    PlatformBusy { held: usize, retry_after: Duration },
     /// ClickHouse did not take the batch.
     #[error(
         "the hub cannot store reports right now ({reason}); your report was not stored, retry \
@@ -37,6 +44,7 @@ impl WriteError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Busy { retry_after, .. }
+            | Self::PlatformBusy { retry_after, .. }
             | Self::Unavailable { retry_after, .. }
             | Self::ShuttingDown { retry_after } => Some(*retry_after),
             Self::Invalid(_) => None,
@@ -47,6 +55,7 @@ impl WriteError {
     pub fn metric_reason(&self) -> &'static str {
         match self {
             Self::Busy { .. } => "queue_full",
+            Self::PlatformBusy { .. } => "platform_share",
             Self::Unavailable { .. } => "store_unavailable",
             Self::ShuttingDown { .. } => "shutting_down",
             Self::Invalid(_) => "invalid",

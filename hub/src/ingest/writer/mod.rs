@@ -62,11 +62,13 @@ use crate::web::Metrics;
 mod batch;
 mod error;
 mod runtime;
+mod share;
 
 use crate::ingest::spill::AuditSpill;
 use batch::{drain_spill, flush, Batch};
 pub use error::WriteError;
 pub use runtime::IngestRuntime;
+use share::{PlatformShares, Share};
 
 /// Retry hint when ClickHouse is unavailable or the hub is stopping.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(30);
@@ -95,6 +97,8 @@ pub struct WriterSettings {
     pub queue_capacity: usize,
     /// Most encoded report bytes the hub holds at once.
     pub queue_bytes: usize,
+    /// Most of `queue_capacity` one platform may hold, percent (100: no limit of its own).
+    pub max_platform_share_percent: u8,
     /// Batches being stored at the same time. One (the default) makes the largest batches:
     /// on ClickHouse 18.16 every insert writes two files per column and table, so the number
     /// of inserts, not of rows, is what costs (see docs/benchmarks.md).
@@ -111,6 +115,7 @@ impl Default for WriterSettings {
             queue_capacity: 10_000,
             queue_bytes: 256 << 20,
             flushes_in_flight: 1,
+            max_platform_share_percent: 25,
         }
     }
 }
@@ -118,6 +123,7 @@ impl Default for WriterSettings {
 /// A report's place in the intake; released when the RPC finishes.
 #[derive(Debug)]
 pub struct Admission {
+    _share: Share,
     _slot: OwnedSemaphorePermit,
     _bytes: OwnedSemaphorePermit,
     bytes: usize,
@@ -153,6 +159,8 @@ pub(super) struct Shared {
     spill: Arc<AuditSpill>,
     /// Held while a spill segment is being stored, so two flushes never store one twice.
     draining: tokio::sync::Mutex<()>,
+    /// Report slots held per platform.
+    shares: Arc<PlatformShares>,
 }
 
 impl Shared {
@@ -205,6 +213,8 @@ impl Writer {
         let (tx, rx) = mpsc::unbounded_channel();
         let (close, close_rx) = watch::channel(NORMAL);
         let kib = settings.queue_bytes.div_ceil(1024).max(1);
+        let (settings_capacity, settings_share) =
+            (settings.queue_capacity, settings.max_platform_share_percent);
         let shared = Arc::new(Shared {
             slots: Arc::new(Semaphore::new(settings.queue_capacity)),
             kib: Arc::new(Semaphore::new(kib)),
@@ -216,6 +226,7 @@ impl Writer {
             ns_per_report: AtomicU64::new(100_000),
             spill,
             draining: tokio::sync::Mutex::new(()),
+            shares: Arc::new(PlatformShares::new(settings_capacity, settings_share)),
         });
         let task = runtime.spawn(run(rx, store, shared.clone(), close_rx));
         (
@@ -230,15 +241,23 @@ impl Writer {
         )
     }
 
-    /// Reserves room for a report of `encoded_len` bytes, or refuses at once when the intake
-    /// is full (nothing waits here: waiting would only move the queue into memory elsewhere).
-    pub fn admit(&self, encoded_len: usize) -> Result<Admission, WriteError> {
+    /// Reserves room for a report of `encoded_len` bytes from `platform_id`, or refuses at
+    /// once when the intake is full or the platform holds its whole share of it (nothing waits
+    /// here: waiting would only move the queue into memory elsewhere).
+    pub fn admit(&self, platform_id: &str, encoded_len: usize) -> Result<Admission, WriteError> {
         let s = &self.shared;
         if s.closed.load(Ordering::SeqCst) {
             return Err(WriteError::ShuttingDown {
                 retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
             });
         }
+        let share = s.shares.take(platform_id).map_err(|held| {
+            let queued = s.settings.queue_capacity - s.slots.available_permits();
+            WriteError::PlatformBusy {
+                held,
+                retry_after: self.busy_retry_after(queued.max(held)),
+            }
+        })?;
         let kib = u32::try_from(encoded_len.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         let slot = s.slots.clone().try_acquire_owned();
         let bytes = s.kib.clone().try_acquire_many_owned(kib);
@@ -247,6 +266,7 @@ impl Writer {
                 s.metrics.queue_reports.add(1);
                 s.metrics.queue_bytes.add(encoded_len as i64);
                 Ok(Admission {
+                    _share: share,
                     _slot: slot,
                     _bytes: bytes,
                     bytes: encoded_len,
