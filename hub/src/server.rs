@@ -187,6 +187,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     .await?;
     crate::registry::prepare(&store, &cfg.registry.settings()).await?;
     let metrics = Arc::new(Metrics::default());
+    ca.watch(&cfg.pki.watch_settings(), metrics.clone())?;
     let ingest_runtime = IngestRuntime::start().map_err(ServeError::Thread)?;
     let (writer, writer_task) = Writer::spawn(
         &ingest_runtime.handle(),

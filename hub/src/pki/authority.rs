@@ -2,6 +2,7 @@
 //! certificates signed from platform CSRs.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rand::RngCore;
 use rcgen::{
@@ -12,6 +13,9 @@ use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use super::events::CertificateEvents;
+use super::ledger::{IssuedBy, Ledger, LedgerEntry};
+use super::server_identity::{self, ServerIdentity};
 use super::{
     create_dir, pem_to_der, random_serial, read_string, write_file, write_secret,
     IssuedCertificate, PkiError, Revocations, TokenStore, PLATFORM_URI_PREFIX,
@@ -26,6 +30,12 @@ pub struct CertificateAuthority {
     cert_der: CertificateDer<'static>,
     key: KeyPair,
     pseudonym_key: Vec<u8>,
+    /// Shared by every [`CertificateAuthority::revocations`] handle of this instance.
+    revocations: Revocations,
+    /// The TLS server identity, loaded on first use (`serve` only).
+    server: OnceLock<ServerIdentity>,
+    /// The audit trail of enrolments and renewals, started by the first event.
+    events: OnceLock<CertificateEvents>,
 }
 
 impl CertificateAuthority {
@@ -110,6 +120,9 @@ impl CertificateAuthority {
             cert_der,
             key,
             pseudonym_key,
+            revocations: Revocations::new(dir),
+            server: OnceLock::new(),
+            events: OnceLock::new(),
         })
     }
 
@@ -151,8 +164,57 @@ impl CertificateAuthority {
         )
     }
 
-    /// Issues (or re-issues) the hub's TLS server certificate for `names`.
-    pub fn issue_server_certificate(&self, names: &[String]) -> Result<(), PkiError> {
+    /// The hub's TLS server identity, reloaded by the watcher when the files change.
+    pub fn server_identity(&self) -> Result<&ServerIdentity, super::tls::TlsError> {
+        if let Some(s) = self.server.get() {
+            return Ok(s);
+        }
+        let (cert, key) = self.server_identity_paths();
+        let loaded = ServerIdentity::load(cert, key)?;
+        Ok(self.server.get_or_init(|| loaded))
+    }
+
+    /// The audit trail of enrolments and renewals, writing to `store` (started on first use,
+    /// inside the hub's runtime).
+    pub fn events(&self, store: &crate::store::Store) -> &CertificateEvents {
+        self.events
+            .get_or_init(|| CertificateEvents::spawn(store.clone()))
+    }
+
+    /// Re-issues the hub's server certificate (`sme-hub cert server-renew`): for `names`, or
+    /// when empty for the names of the current one. Running hubs load it at their next
+    /// refresh. Returns the names and the new expiry.
+    pub fn renew_server_certificate(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<String>, OffsetDateTime), PkiError> {
+        let names = if names.is_empty() {
+            let (cert_path, _) = self.server_identity_paths();
+            let pem = read_string(&cert_path)?;
+            let der = pem_to_der(&pem).ok_or_else(|| PkiError::Damaged {
+                path: cert_path.clone(),
+                reason: "no PEM certificate inside".into(),
+            })?;
+            let names = server_identity::names(&der).map_err(|reason| PkiError::Damaged {
+                path: cert_path.clone(),
+                reason,
+            })?;
+            if names.is_empty() {
+                return Err(PkiError::Damaged {
+                    path: cert_path,
+                    reason: "the certificate names no host: pass --name".into(),
+                });
+            }
+            names
+        } else {
+            names.to_vec()
+        };
+        let not_after = self.issue_server_certificate(&names)?;
+        Ok((names, not_after))
+    }
+
+    /// Issues (or re-issues) the hub's TLS server certificate for `names`; its expiry.
+    pub fn issue_server_certificate(&self, names: &[String]) -> Result<OffsetDateTime, PkiError> {
         let key = KeyPair::generate().map_err(|source| PkiError::Certificate {
             what: "generating the server key",
             source,
@@ -187,13 +249,15 @@ impl CertificateAuthority {
                     source,
                 })?;
         let (cert_path, key_path) = self.server_identity_paths();
+        // Key first: a hub reloading between the two writes sees a pair that does not match
+        // and keeps the old one until the next refresh (`server_identity.rs`).
+        write_secret(&key_path, key.serialize_pem().as_bytes())?;
         // Chain: server certificate, then the CA, so an enrolling agent can check its pin.
         write_file(
             &cert_path,
             format!("{}{}", cert.pem(), self.cert_pem).as_bytes(),
         )?;
-        write_secret(&key_path, key.serialize_pem().as_bytes())?;
-        Ok(())
+        Ok(params.not_after)
     }
 
     /// Checks that `csr_pem` is a well-formed certificate signing request with a valid
@@ -262,11 +326,40 @@ impl CertificateAuthority {
             .expect("CA certificate was parsed at load time")
     }
 
-    /// The revocation list kept beside the CA.
+    /// Signs a client certificate (see [`CertificateAuthority::sign_client`]) and records it
+    /// in the ledger before it is handed out.
+    pub fn issue_client(
+        &self,
+        csr_pem: &str,
+        platform_id: &str,
+        validity: Duration,
+        issued_by: IssuedBy,
+        predecessor: Option<&str>,
+        hub_instance: &str,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let issued = self.sign_client(csr_pem, platform_id, validity)?;
+        self.ledger().record(&LedgerEntry {
+            serial: issued.serial_hex.clone(),
+            platform_id: platform_id.to_owned(),
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            issued_at: OffsetDateTime::now_utc(),
+            issued_by,
+            predecessor: predecessor.map(str::to_owned),
+            hub_instance: hub_instance.to_owned(),
+        })?;
+        Ok(issued)
+    }
+
+    /// The revocation list kept beside the CA; every handle of this instance shares one
+    /// in-memory copy.
     pub fn revocations(&self) -> Revocations {
-        Revocations {
-            dir: self.dir.join("revoked"),
-        }
+        self.revocations.clone()
+    }
+
+    /// The ledger of issued certificates kept beside the CA.
+    pub fn ledger(&self) -> Ledger {
+        Ledger::new(&self.dir)
     }
 
     /// The token store kept beside the CA.

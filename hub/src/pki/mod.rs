@@ -12,14 +12,22 @@
 //! | `pseudonym.key` (0600) | 32-byte HMAC key handed to agents at enrolment |
 //! | `tokens/<sha256>.toml` | an unused enrolment token (only its hash is stored) |
 //! | `tokens/used/<sha256>.toml` | a used token; moved there by an atomic rename, so a token works once even with several hub processes sharing the directory |
+//! | `issued/<serial>.toml` | the ledger: every client certificate issued (platform, validity, enrolment or renewal) |
 //! | `revoked/<serial>` | a revoked client certificate, holding the time and the reason |
 //!
-//! The parts: `authority.rs` (the CA and what it signs), `tokens.rs`, `revocations.rs`, `tls.rs`.
+//! The parts: `authority.rs` (the CA and what it signs), `tokens.rs`, `ledger.rs`,
+//! `revocations.rs`, `server_identity.rs` (the reloading TLS server certificate), `watcher.rs`
+//! (the thread refreshing both), `events.rs` (the audit trail of enrolments and renewals) and
+//! `tls.rs`.
 
 mod authority;
+pub mod events;
+pub mod ledger;
 mod revocations;
+pub mod server_identity;
 pub mod tls;
 mod tokens;
+mod watcher;
 
 use std::fs;
 use std::io::Write;
@@ -31,8 +39,11 @@ use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
 pub use authority::CertificateAuthority;
+pub use ledger::{IssuedBy, Ledger, LedgerEntry};
 pub use revocations::Revocations;
+pub use server_identity::ServerIdentity;
 pub use tokens::{parse_token, TokenError, TokenStore};
+pub use watcher::WatchSettings;
 
 /// Prefix of the URI subject alternative name that carries the platform id in client
 /// certificates, e.g. `urn:sme:platform:91110108MA01ABCD2H`.
@@ -61,6 +72,16 @@ pub enum PkiError {
     BadPlatformId { platform_id: String, reason: String },
     #[error("{path} is damaged: {reason}")]
     Damaged { path: PathBuf, reason: String },
+    #[error(
+        "{0:?} is not a hexadecimal certificate serial number (as `sme-hub cert list` prints it)"
+    )]
+    BadSerial(String),
+    #[error("the certificate ledger has no certificate of platform {platform_id}: check the id with `sme-hub cert list`; a certificate issued before the ledger existed is revoked with --serial")]
+    NotInLedger { platform_id: String },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot start the PKI watcher thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// A signed client certificate.
@@ -70,6 +91,12 @@ pub struct IssuedCertificate {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub serial_hex: String,
+}
+
+/// A serial number as the hub writes it: lower-case hex without colons.
+fn normalise_serial(serial_hex: &str) -> Option<String> {
+    let s = serial_hex.trim().replace(':', "").to_ascii_lowercase();
+    (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())).then_some(s)
 }
 
 fn random_serial() -> SerialNumber {
@@ -115,10 +142,12 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), PkiError> {
     write_with_mode(path, bytes, 0o600)
 }
 
-/// Writes through a temporary file and a rename, so a crash never leaves half a key.
+/// Writes through a temporary file and a rename, so a crash never leaves half a key. The
+/// temporary name is the process's own, so two processes writing one file do not mix.
 fn write_with_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let io = |source| PkiError::Io {
         path: path.to_owned(),
         source,

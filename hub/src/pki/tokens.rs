@@ -23,11 +23,8 @@ pub enum TokenError {
     AlreadyUsed,
     #[error("enrolment token expired at {0}: ask the hub operator for a new one")]
     Expired(String),
-    #[error("enrolment token was issued for platform {issued_for}, not {requested}")]
-    WrongPlatform {
-        issued_for: String,
-        requested: String,
-    },
+    #[error("enrolment token was not issued for platform {requested}: check the platform id, or ask the hub operator for a token for it")]
+    WrongPlatform { requested: String },
     #[error("token store error: {0}")]
     Store(String),
 }
@@ -71,13 +68,34 @@ impl TokenStore {
         Ok(format!("{TOKEN_PREFIX}.{secret}.{}", self.ca_fingerprint))
     }
 
+    /// Whether `token` would be accepted for `platform_id` now, without using it up: the
+    /// enrolment checks it, signs the certificate, and only then consumes it.
+    pub fn check(&self, token: &str, platform_id: &str) -> Result<(), TokenError> {
+        self.valid(token, platform_id).map(drop)
+    }
+
     /// Uses up `token` for `platform_id`. Succeeds once per token.
     pub fn consume(&self, token: &str, platform_id: &str) -> Result<(), TokenError> {
+        let (path, used) = self.valid(token, platform_id)?;
+        let used_dir = self.dir.join("used");
+        fs::create_dir_all(&used_dir)
+            .map_err(|e| TokenError::Store(format!("{}: {e}", used_dir.display())))?;
+        // The rename is the single point of truth: of two concurrent enrolments with the same
+        // token, exactly one rename succeeds.
+        match fs::rename(&path, &used) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(TokenError::AlreadyUsed),
+            Err(e) => Err(TokenError::Store(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// The unused token's file and where it goes once used, if `token` is valid for
+    /// `platform_id` now.
+    fn valid(&self, token: &str, platform_id: &str) -> Result<(PathBuf, PathBuf), TokenError> {
         let secret = parse_token(token)?.0;
         let name = token_file(secret);
         let path = self.dir.join(&name);
-        let used_dir = self.dir.join("used");
-        let used = used_dir.join(&name);
+        let used = self.dir.join("used").join(&name);
         let body = match fs::read_to_string(&path) {
             Ok(body) => body,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -92,8 +110,11 @@ impl TokenStore {
         let record: TokenRecord = toml::from_str(&body)
             .map_err(|e| TokenError::Store(format!("{}: {e}", path.display())))?;
         if record.platform_id != platform_id {
+            // Which platform it is for stays in the hub's log: the caller is told only that it
+            // is not the one asked for.
+            tracing::info!(issued_for = %record.platform_id, requested = %platform_id,
+                "enrolment token presented for another platform");
             return Err(TokenError::WrongPlatform {
-                issued_for: record.platform_id,
                 requested: platform_id.to_owned(),
             });
         }
@@ -105,15 +126,7 @@ impl TokenStore {
         if OffsetDateTime::now_utc() > expires {
             return Err(TokenError::Expired(record.expires_at));
         }
-        fs::create_dir_all(&used_dir)
-            .map_err(|e| TokenError::Store(format!("{}: {e}", used_dir.display())))?;
-        // The rename is the single point of truth: of two concurrent enrolments with the same
-        // token, exactly one rename succeeds.
-        match fs::rename(&path, &used) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(TokenError::AlreadyUsed),
-            Err(e) => Err(TokenError::Store(format!("{}: {e}", path.display()))),
-        }
+        Ok((path, used))
     }
 }
 
@@ -151,15 +164,38 @@ mod tests {
         let id = platform();
         let token = tokens.issue(&id, Duration::hours(1)).unwrap();
         let other = sme_proto::credit_code::make_valid("91310000MA1FL0000");
-        assert!(matches!(
-            tokens.consume(&token, &other),
-            Err(TokenError::WrongPlatform { .. })
-        ));
+        let err = tokens.consume(&token, &other).unwrap_err();
+        assert!(matches!(err, TokenError::WrongPlatform { .. }), "{err}");
+        assert!(
+            !err.to_string().contains(&id),
+            "the message names the token's platform: {err}"
+        );
+        // Checking does not use it up, as often as asked.
+        tokens.check(&token, &id).unwrap();
+        tokens.check(&token, &id).unwrap();
         tokens.consume(&token, &id).unwrap();
+        assert_eq!(tokens.check(&token, &id), Err(TokenError::AlreadyUsed));
         assert_eq!(tokens.consume(&token, &id), Err(TokenError::AlreadyUsed));
         assert_eq!(tokens.consume("SME1.x.y", &id), Err(TokenError::Malformed));
         let forged = format!("SME1.{}.{}", "ab".repeat(24), ca.fingerprint());
         assert_eq!(tokens.consume(&forged, &id), Err(TokenError::Unknown));
+    }
+
+    #[test]
+    fn of_concurrent_consumers_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = CertificateAuthority::init(dir.path(), &["localhost".into()], false).unwrap();
+        let token = ca.tokens().issue(&platform(), Duration::hours(1)).unwrap();
+        let wins: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| ca.tokens().consume(&token, &platform()).is_ok()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| usize::from(h.join().unwrap()))
+                .sum()
+        });
+        assert_eq!(wins, 1);
     }
 
     #[test]

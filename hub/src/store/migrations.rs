@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "export audit",
         statements: &[EXPORT_AUDIT],
     },
+    Migration {
+        version: 10,
+        name: "certificate events: enrolments and renewals, issued or refused",
+        statements: &[CERTIFICATE_EVENTS],
+    },
 ];
 
 pub(crate) const SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (
@@ -408,6 +413,24 @@ const EXPORT_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.export_audit (
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, at_nanos)";
+
+/// Every enrolment and renewal, issued or refused (see `crate::pki::events`).
+const CERTIFICATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS {db}.certificate_events (
+    at DateTime,
+    at_nanos UInt32,
+    event String,
+    outcome String,
+    platform_id String,
+    serial String,
+    previous_serial String,
+    not_after DateTime,
+    status_code Int32,
+    reason String,
+    peer String,
+    hub_instance String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (platform_id, at, at_nanos)";
 
 /// See [`super::facts`]: one row per accepted report, `FINAL` keeps the current one.
 const REPORT_FACTS: &str = "CREATE TABLE IF NOT EXISTS {db}.report_facts (

@@ -22,6 +22,7 @@
 //! | `sme_hub_audit_dropped_total` | counter | audit entries lost (see `writer.rs`: only when ClickHouse is down for long) |
 //! | `sme_hub_lookup_batch_reports`, `sme_hub_lookup_seconds` | histogram | batched replay/revision lookups |
 //! | `sme_hub_rpc_seconds{method}` | histogram | handler latency of report RPCs |
+//! | `sme_hub_server_certificate_expiry_seconds` | gauge | seconds until the TLS server certificate in use expires (`sme-hub cert server-renew`; see `pki/watcher.rs`) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -69,6 +70,10 @@ pub struct Gauge(AtomicI64);
 impl Gauge {
     pub fn add(&self, n: i64) {
         self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn set(&self, n: i64) {
+        self.0.store(n, Ordering::Relaxed);
     }
 
     pub fn get(&self) -> i64 {
@@ -205,6 +210,8 @@ pub struct Metrics {
     pub lookup_seconds: Histogram,
     pub submit_seconds: Histogram,
     pub sync_seconds: Histogram,
+    /// Expiry of the TLS server certificate in use, Unix seconds (0: not known yet).
+    pub server_cert_not_after: Gauge,
 }
 
 impl Default for Metrics {
@@ -228,6 +235,7 @@ impl Default for Metrics {
             lookup_seconds: Histogram::new(SECONDS_BUCKETS),
             submit_seconds: Histogram::new(SECONDS_BUCKETS),
             sync_seconds: Histogram::new(SECONDS_BUCKETS),
+            server_cert_not_after: Gauge::default(),
         }
     }
 }
@@ -371,6 +379,15 @@ impl Metrics {
             "sme_hub_rpc_seconds",
             "method=\"SyncReports.report\"",
         );
+        let not_after = self.server_cert_not_after.get();
+        if not_after > 0 {
+            gauge(
+                &mut out,
+                "sme_hub_server_certificate_expiry_seconds",
+                "Seconds until the TLS server certificate in use expires.",
+                not_after - time::OffsetDateTime::now_utc().unix_timestamp(),
+            );
+        }
         out
     }
 }
