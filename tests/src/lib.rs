@@ -26,6 +26,7 @@ pub use sme_proto::fixtures;
 pub mod agent;
 pub mod browser;
 pub mod dashboard;
+pub mod hubs;
 pub mod load;
 pub mod process;
 pub mod proxy;
