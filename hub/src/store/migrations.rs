@@ -33,7 +33,8 @@
 //! `reports.receipt_rank` (`MATERIALIZED`, larger for earlier receipts) is the version column of
 //! `reports`, so merging keeps the earliest receipt of a report written twice.
 //!
-//! `audit` is a plain `MergeTree`: every submission, accepted or not, is a fact to keep.
+//! `audit` is a plain `MergeTree`: every submission, accepted or not, is a fact to keep; so is
+//! `certificate_events`, every enrolment and renewal (see `crate::pki::events`).
 
 /// One schema version.
 #[derive(Debug, Clone, Copy)]
