@@ -158,6 +158,22 @@ pub struct PkiConfig {
     pub client_cert_days: u32,
     /// Validity of enrolment tokens, in hours.
     pub token_ttl_hours: u32,
+    /// How often each hub process re-reads the revocation list, the certificate ledger and
+    /// the server certificate files, in milliseconds: a revocation reaches every hub within it.
+    pub refresh_ms: u64,
+    /// Warn (log, and the expiry gauge in `/metrics`) when the server certificate expires
+    /// within this many days.
+    pub server_cert_warn_days: u32,
+}
+
+impl PkiConfig {
+    /// What the PKI watcher needs.
+    pub fn watch_settings(&self) -> crate::pki::WatchSettings {
+        crate::pki::WatchSettings {
+            interval: std::time::Duration::from_millis(self.refresh_ms),
+            warn_before: time::Duration::days(self.server_cert_warn_days.into()),
+        }
+    }
 }
 
 /// `[limits]`
@@ -218,6 +234,8 @@ impl Default for PkiConfig {
             server_names: vec!["localhost".into(), "127.0.0.1".into()],
             client_cert_days: 365,
             token_ttl_hours: 168,
+            refresh_ms: 2000,
+            server_cert_warn_days: 30,
         }
     }
 }
@@ -330,6 +348,12 @@ impl HubConfig {
         }
         if self.pki.token_ttl_hours == 0 {
             return invalid("pki.token_ttl_hours", "must be at least 1");
+        }
+        if !(10..=600_000).contains(&self.pki.refresh_ms) {
+            return invalid(
+                "pki.refresh_ms",
+                "must be between 10 and 600000 (ten minutes): it bounds how long a revoked certificate is still accepted",
+            );
         }
         self.calendar.validate().map_err(|e| ConfigError::Invalid {
             key: "calendar",

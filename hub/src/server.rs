@@ -183,6 +183,7 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
     .await?;
     crate::registry::prepare(&store, &cfg.registry.settings()).await?;
     let metrics = Arc::new(Metrics::default());
+    ca.watch(&cfg.pki.watch_settings(), metrics.clone())?;
     let ingest_runtime = IngestRuntime::start().map_err(ServeError::Thread)?;
     let spill = crate::ingest::spill::AuditSpill::open(
         &cfg.data_dir.join("audit-spill"),

@@ -27,6 +27,7 @@ pub mod agent;
 pub mod browser;
 pub mod dashboard;
 pub mod hub_process;
+pub mod hubs;
 pub mod load;
 pub mod process;
 pub mod proxy;

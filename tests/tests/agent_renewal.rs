@@ -160,6 +160,18 @@ async fn a_revoked_certificate_keeps_reports_queued_and_says_to_enrol_again() {
         .revocations()
         .revoke(&serial, "platform closed")
         .unwrap();
+    // The running hub reads revocations every `[pki] refresh_ms`, not at each call.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sme_tests::hubs::heartbeat(&hub.url, &enrolled)
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revocation never took effect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let mut agent = Agent::open(cfg, Arc::new(sme_agent::clock::SystemClock)).unwrap();
     let run = agent.run_once(true, &Shutdown::never()).await;

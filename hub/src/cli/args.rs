@@ -280,15 +280,35 @@ pub enum CaCommand {
 
 #[derive(Subcommand)]
 pub enum CertCommand {
-    /// Revoke a platform's client certificate: its agent is refused (UNAUTHENTICATED, with the
-    /// reason) until it enrols again with a new token.
-    Revoke {
-        /// Serial number, hex (logged by the hub at enrolment and renewal).
+    /// List the platform certificates issued (the ledger): serial, platform, validity, how it
+    /// was issued (enrolment or renewal) and whether it is revoked or expired.
+    List {
+        /// Only this platform's certificates (unified social credit code).
         #[arg(long)]
-        serial: String,
+        platform: Option<String>,
+    },
+    /// Revoke a platform's client certificate (--serial), or every certificate of a platform
+    /// (--platform): its agent is refused (UNAUTHENTICATED, with the reason) by every hub
+    /// within [pki] refresh_ms, until it enrols again with a new token.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["serial", "platform"])))]
+    Revoke {
+        /// Serial number, hex (as `cert list` prints it; logged at enrolment and renewal).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Every certificate of this platform in the ledger.
+        #[arg(long)]
+        platform: Option<String>,
         /// Why, shown to the agent and kept with the revocation.
         #[arg(long)]
         reason: String,
+    },
+    /// Re-issue the hub's TLS server certificate (825 days), for the names of the current one
+    /// unless --name is given; running hubs switch to it within [pki] refresh_ms, no restart.
+    ServerRenew {
+        /// A DNS name or IP address agents use to reach the hub (repeat for several); replaces
+        /// the current certificate's names.
+        #[arg(long = "name")]
+        names: Vec<String>,
     },
 }
 

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod args;
+mod cert;
 mod export;
 mod period;
 mod registry;
@@ -15,7 +16,7 @@ use anyhow::Context;
 
 use admin::AdminStore;
 pub use args::Cli;
-use args::{CaCommand, CertCommand, Command, PeriodCommand, TokenCommand};
+use args::{CaCommand, Command, PeriodCommand, TokenCommand};
 
 use crate::config::HubConfig;
 use crate::pki::CertificateAuthority;
@@ -94,14 +95,7 @@ pub fn run(cli: Cli, cfg: HubConfig) -> anyhow::Result<()> {
             println!("pseudonym key id: {}", ca.pseudonym_key_id());
             Ok(())
         }
-        Command::Cert {
-            command: CertCommand::Revoke { serial, reason },
-        } => {
-            let ca = CertificateAuthority::load(&cfg.ca_dir())?;
-            ca.revocations().revoke(&serial, &reason)?;
-            println!("certificate {serial} revoked: {reason}");
-            Ok(())
-        }
+        Command::Cert { command } => cert::cert_command(&cfg, command),
         Command::Token {
             command:
                 TokenCommand::Issue {

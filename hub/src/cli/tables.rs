@@ -391,6 +391,42 @@ pub fn users(list: &[crate::users::User]) -> String {
     format!("{}{} users\n", t.render(), list.len())
 }
 
+/// The certificate ledger (`cert list`): one line per certificate, with its state now.
+pub fn certificates(
+    list: &[crate::pki::LedgerEntry],
+    revoked: &dyn Fn(&str) -> Option<String>,
+    now: OffsetDateTime,
+) -> String {
+    let mut t = Table::new(&[
+        ("serial", false),
+        ("platform", false),
+        ("not before (UTC+8)", false),
+        ("not after (UTC+8)", false),
+        ("issued by", false),
+        ("state", false),
+    ]);
+    for e in list {
+        let state = match revoked(&e.serial) {
+            Some(reason) => format!("revoked 已吊销: {reason}"),
+            None if e.not_after <= now => "expired 已过期".to_owned(),
+            None => "valid 有效".to_owned(),
+        };
+        let issued_by = match &e.predecessor {
+            Some(p) => format!("{} of {p}", e.issued_by.as_str()),
+            None => e.issued_by.as_str().to_owned(),
+        };
+        t.row(vec![
+            e.serial.clone(),
+            e.platform_id.clone(),
+            format_cst(e.not_before),
+            format_cst(e.not_after),
+            issued_by,
+            state,
+        ]);
+    }
+    format!("{}{} certificates\n", t.render(), list.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

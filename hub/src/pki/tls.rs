@@ -15,8 +15,7 @@ use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, UnixTime};
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::pki::{CertificateAuthority, PLATFORM_URI_PREFIX};
@@ -49,6 +48,8 @@ pub enum AuthError {
         platform_id: String,
         reason: String,
     },
+    #[error("the hub cannot read its list of revoked certificates ({0}), so it accepts no client certificate until that is fixed: this is the hub's problem, not the platform's; the agent keeps its reports and retries")]
+    RevocationsUnavailable(String),
 }
 
 /// Why the client certificate failed verification, in words (rustls' own text for some of
@@ -203,16 +204,8 @@ impl Authenticator {
             .verify_client_cert(end_entity, intermediates, UnixTime::now())
             .map_err(|e| AuthError::NotTrusted(certificate_problem(&e)))?;
         let identity = platform_identity(end_entity)?;
-        if let Some(reason) = self
-            .revocations
-            .as_ref()
-            .and_then(|r| r.reason(&identity.serial_hex))
-        {
-            return Err(AuthError::Revoked {
-                serial: identity.serial_hex,
-                platform_id: identity.platform_id,
-                reason,
-            });
+        if let Some(revocations) = &self.revocations {
+            revocations.check(&identity)?;
         }
         Ok(identity)
     }
@@ -265,20 +258,10 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The hub's rustls server configuration: TLS 1.3, ALPN h2, the CA's server certificate, client
-/// certificates requested.
+/// The hub's rustls server configuration: TLS 1.3, ALPN h2, the CA's server certificate
+/// (reloaded when renewed, see `server_identity.rs`), client certificates requested.
 pub fn server_config(ca: &CertificateAuthority) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let (cert_path, key_path) = ca.server_identity_paths();
-    let file_err = |path: &std::path::Path, reason: String| TlsError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| file_err(&cert_path, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(&cert_path, e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_err(&key_path, e.to_string()))?;
+    let identity = ca.server_identity()?;
     let mut roots = RootCertStore::empty();
     roots
         .add(ca.cert_der().clone())
@@ -289,30 +272,20 @@ pub fn server_config(ca: &CertificateAuthority) -> Result<Arc<rustls::ServerConf
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(DeferredClientVerifier { inner }))
-        .with_single_cert(certs, key)?;
+        .with_cert_resolver(identity.resolver());
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
 
-/// The web service's rustls configuration: the same server certificate, no client
-/// certificates (users log in with a password), TLS 1.2 and 1.3 for browsers, ALPN h2 and
-/// HTTP/1.1.
+/// The web service's rustls configuration: the same server certificate (reloaded the same
+/// way), no client certificates (users log in with a password), TLS 1.2 and 1.3 for browsers,
+/// ALPN h2 and HTTP/1.1.
 pub fn web_server_config(ca: &CertificateAuthority) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let (cert_path, key_path) = ca.server_identity_paths();
-    let file_err = |path: &std::path::Path, reason: String| TlsError::File {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| file_err(&cert_path, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| file_err(&cert_path, e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(&key_path).map_err(|e| file_err(&key_path, e.to_string()))?;
+    let identity = ca.server_identity()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+        .with_cert_resolver(identity.resolver());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

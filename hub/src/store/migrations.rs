@@ -33,7 +33,8 @@
 //! `reports.receipt_rank` (`MATERIALIZED`, larger for earlier receipts) is the version column of
 //! `reports`, so merging keeps the earliest receipt of a report written twice.
 //!
-//! `audit` is a plain `MergeTree`: every submission, accepted or not, is a fact to keep.
+//! `audit` is a plain `MergeTree`: every submission, accepted or not, is a fact to keep; so is
+//! `certificate_events`, every enrolment and renewal (see `crate::pki::events`).
 
 /// One schema version.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "export audit",
         statements: &[EXPORT_AUDIT],
+    },
+    Migration {
+        version: 10,
+        name: "certificate events: enrolments and renewals, issued or refused",
+        statements: &[CERTIFICATE_EVENTS],
     },
 ];
 
@@ -408,6 +414,24 @@ const EXPORT_AUDIT: &str = "CREATE TABLE IF NOT EXISTS {db}.export_audit (
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(at)
 ORDER BY (at, at_nanos)";
+
+/// Every enrolment and renewal, issued or refused (see `crate::pki::events`).
+const CERTIFICATE_EVENTS: &str = "CREATE TABLE IF NOT EXISTS {db}.certificate_events (
+    at DateTime,
+    at_nanos UInt32,
+    event String,
+    outcome String,
+    platform_id String,
+    serial String,
+    previous_serial String,
+    not_after DateTime,
+    status_code Int32,
+    reason String,
+    peer String,
+    hub_instance String
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(at)
+ORDER BY (platform_id, at, at_nanos)";
 
 /// See [`super::facts`]: one row per accepted report, `FINAL` keeps the current one.
 const REPORT_FACTS: &str = "CREATE TABLE IF NOT EXISTS {db}.report_facts (

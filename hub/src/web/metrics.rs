@@ -24,6 +24,7 @@
 //! | `sme_hub_grpc_refused_total{reason}` | counter | gRPC connections and calls refused before any decoding: `connections` (limit), `anonymous_connections` (limit), `unauthenticated` (report RPC without a valid client certificate) |
 //! | `sme_hub_lookup_batch_reports`, `sme_hub_lookup_seconds` | histogram | batched replay/revision lookups |
 //! | `sme_hub_rpc_seconds{method}` | histogram | handler latency of report RPCs |
+//! | `sme_hub_server_certificate_expiry_seconds` | gauge | seconds until the TLS server certificate in use expires (`sme-hub cert server-renew`; see `pki/watcher.rs`) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -73,12 +74,12 @@ impl Gauge {
         self.0.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
     pub fn set(&self, n: i64) {
         self.0.store(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -214,6 +215,8 @@ pub struct Metrics {
     pub lookup_seconds: Histogram,
     pub submit_seconds: Histogram,
     pub sync_seconds: Histogram,
+    /// Expiry of the TLS server certificate in use, Unix seconds (0: not known yet).
+    pub server_cert_not_after: Gauge,
 }
 
 impl Default for Metrics {
@@ -239,6 +242,7 @@ impl Default for Metrics {
             lookup_seconds: Histogram::new(SECONDS_BUCKETS),
             submit_seconds: Histogram::new(SECONDS_BUCKETS),
             sync_seconds: Histogram::new(SECONDS_BUCKETS),
+            server_cert_not_after: Gauge::default(),
         }
     }
 }
@@ -395,6 +399,15 @@ impl Metrics {
             "sme_hub_rpc_seconds",
             "method=\"SyncReports.report\"",
         );
+        let not_after = self.server_cert_not_after.get();
+        if not_after > 0 {
+            gauge(
+                &mut out,
+                "sme_hub_server_certificate_expiry_seconds",
+                "Seconds until the TLS server certificate in use expires.",
+                not_after - time::OffsetDateTime::now_utc().unix_timestamp(),
+            );
+        }
         out
     }
 }
