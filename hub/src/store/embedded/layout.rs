@@ -1,0 +1,275 @@
+//! The files of one embedded server: its configuration (`config.xml`, `users.xml`,
+//! `config.d/sme-clusters.xml`), written at every start, and its logs, quoted in errors.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use super::{ClusterSpec, EmbeddedOptions, ServerBinary};
+use crate::store::StoreError;
+
+/// Lines of the error log quoted in errors.
+const TAIL_LINES: usize = 15;
+
+/// The `config.d` file with `remote_servers`, or `None` for no clusters.
+fn clusters_xml(clusters: &[ClusterSpec]) -> Option<String> {
+    if clusters.is_empty() {
+        return None;
+    }
+    let mut xml = String::from(
+        "<?xml version=\"1.0\"?>\n<!-- Written by sme-hub; edits are overwritten. -->\n<yandex>\n    <remote_servers>\n",
+    );
+    for c in clusters {
+        let _ = writeln!(xml, "        <{}>", xml_escape(&c.name));
+        for shard in &c.shards {
+            xml.push_str("            <shard>\n");
+            for (host, port) in shard {
+                let _ = writeln!(
+                    xml,
+                    "                <replica><host>{}</host><port>{port}</port></replica>",
+                    xml_escape(host)
+                );
+            }
+            xml.push_str("            </shard>\n");
+        }
+        let _ = writeln!(xml, "        </{}>", xml_escape(&c.name));
+    }
+    xml.push_str("    </remote_servers>\n</yandex>\n");
+    Some(xml)
+}
+
+// === Layout: files and ports of one server ===
+
+#[derive(Debug)]
+pub(super) struct Layout {
+    pub(super) binary: ServerBinary,
+    pub(super) data_dir: PathBuf,
+    pub(super) http_port: u16,
+    pub(super) tcp_port: u16,
+    pub(super) options: EmbeddedOptions,
+}
+
+impl Layout {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
+        self.data_dir.join(name)
+    }
+
+    pub(super) fn error_log(&self) -> PathBuf {
+        self.path("log/clickhouse-server.err.log")
+    }
+
+    pub(super) fn stderr_log(&self) -> PathBuf {
+        self.path("log/stderr.log")
+    }
+
+    pub(super) fn write_config(&self) -> Result<(), StoreError> {
+        let dir = |name: &str| xml_escape(&format!("{}/", self.path(name).display()));
+        let config = format!(
+            r#"<?xml version="1.0"?>
+<!-- Written by sme-hub at every start of its embedded ClickHouse; edits are overwritten. -->
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>{log}</log>
+        <errorlog>{errlog}</errorlog>
+        <size>10M</size>
+        <count>3</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <http_port>{http_port}</http_port>
+    <tcp_port>{tcp_port}</tcp_port>
+    <path>{path}</path>
+    <tmp_path>{tmp}</tmp_path>
+    <user_files_path>{user_files}</user_files_path>
+    <format_schema_path>{format_schemas}</format_schema_path>
+    <users_config>{users}</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <timezone>UTC</timezone>
+    <mark_cache_size>{cache}</mark_cache_size>
+    <uncompressed_cache_size>{cache}</uncompressed_cache_size>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <keep_alive_timeout>3</keep_alive_timeout>
+    <mlock_executable>false</mlock_executable>
+</yandex>
+"#,
+            log = xml_escape(&self.path("log/clickhouse-server.log").display().to_string()),
+            errlog = xml_escape(&self.error_log().display().to_string()),
+            http_port = self.http_port,
+            tcp_port = self.tcp_port,
+            path = xml_escape(&format!("{}/", self.data_dir.display())),
+            tmp = dir("tmp"),
+            user_files = dir("user_files"),
+            format_schemas = dir("format_schemas"),
+            users = xml_escape(&self.path("users.xml").display().to_string()),
+            cache = self.options.cache_bytes,
+        );
+        let users = format!(
+            r#"<?xml version="1.0"?>
+<!-- Written by sme-hub at every start of its embedded ClickHouse; edits are overwritten. -->
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>{memory}</max_memory_usage>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+"#,
+            memory = self.options.max_query_memory_bytes,
+        );
+        write_atomically(&self.path("users.xml"), &users)?;
+        self.write_clusters(&self.options.clusters)?;
+        write_atomically(&self.path("config.xml"), &config)
+    }
+
+    /// Writes (or, for none, removes) `config.d/sme-clusters.xml`.
+    pub(super) fn write_clusters(&self, clusters: &[ClusterSpec]) -> Result<(), StoreError> {
+        let dir = self.path("config.d");
+        let path = dir.join("sme-clusters.xml");
+        match clusters_xml(clusters) {
+            Some(xml) => {
+                fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+                write_atomically(&path, &xml)
+            }
+            None => match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(StoreError::io("remove", &path, e)),
+            },
+        }
+    }
+
+    /// The last lines the server wrote to its error log and stderr since `marks`.
+    pub(super) fn log_tail(&self, marks: &LogMarks) -> String {
+        let mut out = String::new();
+        for (path, from) in [
+            (self.error_log(), marks.error_log),
+            (self.stderr_log(), marks.stderr),
+        ] {
+            let tail = tail_lines(&path, from, TAIL_LINES);
+            if !tail.is_empty() {
+                let _ = write!(out, "last lines of {}:\n{tail}\n", path.display());
+            }
+        }
+        if out.is_empty() {
+            out = format!("nothing in {}", self.error_log().display());
+        }
+        out
+    }
+}
+
+fn write_atomically(path: &Path, contents: &str) -> Result<(), StoreError> {
+    let tmp = path.with_extension("xml.tmp");
+    fs::write(&tmp, contents).map_err(|e| StoreError::io("write", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| StoreError::io("write", path, e))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Sizes of the logs before a start, so errors quote only what that start wrote.
+#[derive(Debug, Default)]
+pub(super) struct LogMarks {
+    error_log: u64,
+    stderr: u64,
+}
+
+impl LogMarks {
+    pub(super) fn take(layout: &Layout) -> Self {
+        let len = |p: PathBuf| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Self {
+            error_log: len(layout.error_log()),
+            stderr: len(layout.stderr_log()),
+        }
+    }
+}
+
+/// The last `n` lines of `path` after byte `from` (from the start if the file was rotated).
+fn tail_lines(path: &Path, from: u64, n: usize) -> String {
+    const WINDOW: u64 = 16 * 1024;
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = if from > len { 0 } else { from };
+    let start = from.max(len.saturating_sub(WINDOW));
+    let mut buf = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_config_lists_shards_and_replicas() {
+        assert_eq!(clusters_xml(&[]), None);
+        let xml = clusters_xml(&[ClusterSpec {
+            name: "two".into(),
+            shards: vec![
+                vec![("127.0.0.1".into(), 9001)],
+                vec![("127.0.0.1".into(), 9002), ("h<2>".into(), 9003)],
+            ],
+        }])
+        .unwrap();
+        assert!(xml.contains("<two>\n            <shard>\n                <replica><host>127.0.0.1</host><port>9001</port></replica>\n            </shard>"), "{xml}");
+        assert!(
+            xml.contains("<host>h&lt;2&gt;</host><port>9003</port>"),
+            "{xml}"
+        );
+        assert!(xml.ends_with("</remote_servers>\n</yandex>\n"));
+    }
+
+    #[test]
+    fn escapes_paths_for_xml() {
+        assert_eq!(xml_escape("/a&b/<c>"), "/a&amp;b/&lt;c&gt;");
+    }
+
+    #[test]
+    fn tails_only_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("err.log");
+        fs::write(&log, "old 1\nold 2\n").unwrap();
+        let mark = fs::metadata(&log).unwrap().len();
+        fs::write(&log, "old 1\nold 2\nnew 1\n\nnew 2").unwrap();
+        assert_eq!(tail_lines(&log, mark, 10), "new 1\nnew 2");
+        assert_eq!(tail_lines(&log, 0, 1), "new 2");
+        // Rotated (shorter than the mark): read from the start.
+        fs::write(&log, "fresh\n").unwrap();
+        assert_eq!(tail_lines(&log, mark, 10), "fresh");
+    }
+}
