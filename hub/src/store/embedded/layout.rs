@@ -6,8 +6,9 @@ use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::accounts::sha256_hex;
 use super::{ClusterSpec, EmbeddedOptions, ServerBinary};
-use crate::store::StoreError;
+use crate::store::{Account, Accounts, StoreError};
 
 /// Lines of the error log quoted in errors.
 const TAIL_LINES: usize = 15;
@@ -27,8 +28,11 @@ fn clusters_xml(clusters: &[ClusterSpec]) -> Option<String> {
             for (host, port) in shard {
                 let _ = writeln!(
                     xml,
-                    "                <replica><host>{}</host><port>{port}</port></replica>",
-                    xml_escape(host)
+                    "                <replica><host>{}</host><port>{port}</port>\
+                     <user>{}</user><password>{}</password></replica>",
+                    xml_escape(host),
+                    xml_escape(c.account.user_name()),
+                    xml_escape(&c.account.password)
                 );
             }
             xml.push_str("            </shard>\n");
@@ -37,6 +41,76 @@ fn clusters_xml(clusters: &[ClusterSpec]) -> Option<String> {
     }
     xml.push_str("    </remote_servers>\n</yandex>\n");
     Some(xml)
+}
+
+/// `users.xml`: the three accounts, each with its profile, from loopback only, and no `default`
+/// user (ClickHouse 18.16 has no SQL users; see docs/decisions.md "ClickHouse accounts" for what
+/// each profile forbids there).
+fn users_xml(accounts: &Accounts, memory: u64) -> String {
+    let common = format!(
+        "<max_memory_usage>{memory}</max_memory_usage>\n            \
+         <use_uncompressed_cache>0</use_uncompressed_cache>"
+    );
+    let user = |account: &Account, profile: &str| {
+        format!(
+            r#"        <{user}>
+            <password_sha256_hex>{hash}</password_sha256_hex>
+            <networks>
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>{profile}</profile>
+            <quota>default</quota>
+        </{user}>
+"#,
+            user = xml_escape(account.user_name()),
+            hash = sha256_hex(&account.password),
+        )
+    };
+    format!(
+        r#"<?xml version="1.0"?>
+<!-- Written by sme-hub at every start of its embedded ClickHouse; edits are overwritten. -->
+<yandex>
+    <profiles>
+        <!-- The server's own default profile; no user has it. -->
+        <default>
+            {common}
+        </default>
+        <sme_owner>
+            {common}
+        </sme_owner>
+        <!-- INSERT and SELECT; no CREATE, ALTER (so no mutations), DROP, TRUNCATE, OPTIMIZE. -->
+        <sme_ingest>
+            {common}
+            <allow_ddl>0</allow_ddl>
+        </sme_ingest>
+        <!-- SELECT only; settings may change, except readonly itself. -->
+        <sme_analytics>
+            {common}
+            <readonly>2</readonly>
+            <allow_ddl>0</allow_ddl>
+        </sme_analytics>
+    </profiles>
+    <users>
+{owner}{ingest}{analytics}    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+"#,
+        owner = user(&accounts.owner, "sme_owner"),
+        ingest = user(&accounts.ingest, "sme_ingest"),
+        analytics = user(&accounts.analytics, "sme_analytics"),
+    )
 }
 
 // === Layout: files and ports of one server ===
@@ -48,6 +122,7 @@ pub(super) struct Layout {
     pub(super) http_port: u16,
     pub(super) tcp_port: u16,
     pub(super) options: EmbeddedOptions,
+    pub(super) accounts: Accounts,
 }
 
 impl Layout {
@@ -105,43 +180,7 @@ impl Layout {
             users = xml_escape(&self.path("users.xml").display().to_string()),
             cache = self.options.cache_bytes,
         );
-        let users = format!(
-            r#"<?xml version="1.0"?>
-<!-- Written by sme-hub at every start of its embedded ClickHouse; edits are overwritten. -->
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>{memory}</max_memory_usage>
-            <use_uncompressed_cache>0</use_uncompressed_cache>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>127.0.0.1</ip>
-                <ip>::1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-"#,
-            memory = self.options.max_query_memory_bytes,
-        );
+        let users = users_xml(&self.accounts, self.options.max_query_memory_bytes);
         write_atomically(&self.path("users.xml"), &users)?;
         self.write_clusters(&self.options.clusters)?;
         write_atomically(&self.path("config.xml"), &config)
@@ -183,9 +222,19 @@ impl Layout {
     }
 }
 
+/// Writes through a private (0600) temporary file: the cluster file holds a password.
 fn write_atomically(path: &Path, contents: &str) -> Result<(), StoreError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("xml.tmp");
-    fs::write(&tmp, contents).map_err(|e| StoreError::io("write", &tmp, e))?;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents.as_bytes()))
+        .map_err(|e| StoreError::io("write", &tmp, e))?;
     fs::rename(&tmp, path).map_err(|e| StoreError::io("write", path, e))
 }
 
@@ -244,14 +293,44 @@ mod tests {
                 vec![("127.0.0.1".into(), 9001)],
                 vec![("127.0.0.1".into(), 9002), ("h<2>".into(), 9003)],
             ],
+            account: Account::new("sme_ingest", "pw"),
         }])
         .unwrap();
-        assert!(xml.contains("<two>\n            <shard>\n                <replica><host>127.0.0.1</host><port>9001</port></replica>\n            </shard>"), "{xml}");
+        assert!(xml.contains("<two>\n            <shard>\n                <replica><host>127.0.0.1</host><port>9001</port><user>sme_ingest</user><password>pw</password></replica>\n            </shard>"), "{xml}");
         assert!(
             xml.contains("<host>h&lt;2&gt;</host><port>9003</port>"),
             "{xml}"
         );
         assert!(xml.ends_with("</remote_servers>\n</yandex>\n"));
+    }
+
+    #[test]
+    fn users_are_the_three_accounts_by_hash_and_no_default() {
+        let accounts = Accounts {
+            owner: Account::new("sme_owner", "o-pass"),
+            ingest: Account::new("sme_ingest", "i-pass"),
+            analytics: Account::new("sme_analytics", "a-pass"),
+        };
+        let xml = users_xml(&accounts, 1 << 30);
+        for (name, password) in [
+            ("sme_owner", "o-pass"),
+            ("sme_ingest", "i-pass"),
+            ("sme_analytics", "a-pass"),
+        ] {
+            assert!(!xml.contains(password), "{xml}");
+            let user = &xml[xml
+                .find(&format!("        <{name}>\n            <password"))
+                .unwrap()..];
+            assert!(user.contains(&sha256_hex(password)), "{xml}");
+            assert!(
+                user.contains(&format!("<profile>{name}</profile>")),
+                "{xml}"
+            );
+        }
+        let users = &xml[xml.find("<users>").unwrap()..xml.find("</users>").unwrap()];
+        assert!(!users.contains("<default>"), "{xml}");
+        let analytics = &xml[xml.find("<sme_analytics>").unwrap()..];
+        assert!(analytics.starts_with("<sme_analytics>\n            <max_memory_usage>1073741824</max_memory_usage>\n            <use_uncompressed_cache>0</use_uncompressed_cache>\n            <readonly>2</readonly>"), "{xml}");
     }
 
     #[test]

@@ -5,14 +5,16 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `config.xml`, `users.xml` | written at every start (ports change; the data does not) |
+//! | `config.xml`, `users.xml` | written at every start (ports change; the data does not); `users.xml` holds the accounts' SHA-256 only |
+//! | `sme-accounts.toml` (0600) | the accounts' passwords, generated at the first start (see [`accounts`]) |
 //! | `config.d/sme-clusters.xml` | the `remote_servers` of [`EmbeddedOptions::clusters`] or [`EmbeddedClickHouse::set_clusters`] (reloaded by the running server) |
 //! | `data/`, `metadata/`, `tmp/`, `user_files/`, `format_schemas/`, `status` … | ClickHouse's own |
 //! | `log/clickhouse-server.log`, `log/clickhouse-server.err.log` | server logs (10 MB × 3) |
 //! | `log/stdout.log`, `log/stderr.log` | anything the process prints |
 //!
 //! The server listens on 127.0.0.1 only, on two free ports found by binding port 0 (retried if
-//! another process wins the race), and lets user `default` in without a password from loopback.
+//! another process wins the race). It has no `default` user: only the hub's three accounts
+//! ([`crate::store::accounts`]) log in, each with its password, from loopback.
 //!
 //! The server is started through a small `/bin/sh` launcher that holds the read end of a pipe
 //! whose write end only this process has. When this process exits — even by `SIGKILL`, even
@@ -35,8 +37,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::{ClickHouseConfig, StoreError};
+use super::{Account, Accounts, ClickHouseConfig, StoreError};
 
+pub mod accounts;
 mod layout;
 mod process;
 
@@ -74,6 +77,9 @@ pub struct EmbeddedOptions {
     /// Clusters for `remote_servers` (Distributed tables), e.g. several embedded servers as the
     /// shards of one test cluster. See also [`EmbeddedClickHouse::set_clusters`].
     pub clusters: Vec<ClusterSpec>,
+    /// The password file ([`accounts`]). `None`: `sme-accounts.toml` in the data directory.
+    /// Servers of one cluster share one, so one set of accounts logs in on every node.
+    pub accounts_file: Option<PathBuf>,
 }
 
 /// One cluster of `remote_servers`: shards, each a list of replicas' native-protocol addresses.
@@ -83,10 +89,13 @@ pub struct ClusterSpec {
     pub name: String,
     /// Per shard, its replicas as (host, native TCP port).
     pub shards: Vec<Vec<(String, u16)>>,
+    /// Who a Distributed table logs in as on the replicas.
+    pub account: Account,
 }
 
 impl ClusterSpec {
-    /// A cluster with one single-replica shard per server.
+    /// A cluster with one single-replica shard per server, reached as the ingest account of
+    /// the first (the servers share their accounts: [`EmbeddedOptions::accounts_file`]).
     pub fn one_replica_per_shard(name: &str, servers: &[&EmbeddedClickHouse]) -> Self {
         Self {
             name: name.to_owned(),
@@ -94,6 +103,10 @@ impl ClusterSpec {
                 .iter()
                 .map(|s| vec![("127.0.0.1".to_owned(), s.tcp_port())])
                 .collect(),
+            account: servers
+                .first()
+                .map(|s| s.accounts().ingest.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -113,6 +126,7 @@ impl Default for EmbeddedOptions {
             cache_bytes: 64 << 20,
             max_query_memory_bytes: 4 << 30,
             clusters: Vec::new(),
+            accounts_file: None,
         }
     }
 }
@@ -147,6 +161,7 @@ impl EmbeddedClickHouse {
             fs::canonicalize(data_dir).map_err(|e| StoreError::io("resolve", data_dir, e))?;
         let log_dir = data_dir.join("log");
         fs::create_dir_all(&log_dir).map_err(|e| StoreError::io("create", &log_dir, e))?;
+        let accounts = accounts::load_or_create(&accounts_path(&data_dir, &options))?;
 
         let deadline = Instant::now() + options.startup_timeout;
         let mut port_attempts = 0;
@@ -158,6 +173,7 @@ impl EmbeddedClickHouse {
                 http_port,
                 tcp_port,
                 options: options.clone(),
+                accounts: accounts.clone(),
             };
             layout.write_config()?;
             match start_once(&layout, deadline).await {
@@ -212,14 +228,18 @@ impl EmbeddedClickHouse {
         &self.layout.data_dir
     }
 
-    /// Store settings for this server: user `default`, no password.
+    /// Store settings for this server: its three accounts.
     pub fn client_config(&self, database: &str) -> ClickHouseConfig {
         ClickHouseConfig {
             url: self.http_url(),
             database: database.to_owned(),
-            user: "default".to_owned(),
-            password: String::new(),
+            accounts: self.layout.accounts.clone(),
         }
+    }
+
+    /// The accounts that log in on this server, passwords included.
+    pub fn accounts(&self) -> &Accounts {
+        &self.layout.accounts
     }
 
     /// Process id of the server, or `None` while it is down (between a crash and its restart).
@@ -255,7 +275,7 @@ impl EmbeddedClickHouse {
             names.join(",").replace('\'', "%27")
         );
         loop {
-            let seen = http_get(self.layout.http_port, &query)
+            let seen = http_get(&self.layout, &query)
                 .await
                 .and_then(|body| body.trim().parse::<usize>().ok());
             if seen == Some(expected) {
@@ -320,6 +340,21 @@ impl std::fmt::Debug for EmbeddedClickHouse {
             .field("pid", &self.pid())
             .finish_non_exhaustive()
     }
+}
+
+/// The accounts of the embedded server with data in `data_dir` (created with fresh passwords if
+/// it has none yet), for a process that connects to a server another process runs, such as an
+/// admin command beside a running hub.
+pub fn load_accounts(data_dir: &Path) -> Result<Accounts, StoreError> {
+    fs::create_dir_all(data_dir).map_err(|e| StoreError::io("create", data_dir, e))?;
+    accounts::load_or_create(&data_dir.join(accounts::ACCOUNTS_FILE))
+}
+
+fn accounts_path(data_dir: &Path, options: &EmbeddedOptions) -> PathBuf {
+    options
+        .accounts_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join(accounts::ACCOUNTS_FILE))
 }
 
 // === Finding the binary ===

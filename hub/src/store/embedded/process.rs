@@ -273,21 +273,29 @@ pub(super) async fn start_once(
 /// True when the server on `layout.http_port` answers `/ping` and keeps its metadata in this
 /// data directory — a server of another process that took the port in a race does not count.
 pub(super) async fn serves(layout: &Layout) -> bool {
-    if http_get(layout.http_port, "/ping").await.as_deref() != Some("Ok.\n") {
+    if http_get(layout, "/ping").await.as_deref() != Some("Ok.\n") {
         return false;
     }
     let query = "/?query=SELECT%20metadata_path%20FROM%20system.databases%20WHERE%20name%20%3D%20%27system%27";
-    http_get(layout.http_port, query)
+    http_get(layout, query)
         .await
         .is_some_and(|path| Path::new(path.trim()).starts_with(&layout.data_dir))
 }
 
-/// A minimal HTTP/1.0 GET on loopback; the body of a 200 answer, else `None`.
-pub(super) async fn http_get(port: u16, target: &str) -> Option<String> {
+/// A minimal HTTP/1.0 GET on loopback, as the analytics account (reading `system` tables is
+/// all it is for); the body of a 200 answer, else `None`.
+pub(super) async fn http_get(layout: &Layout, target: &str) -> Option<String> {
+    let port = layout.http_port;
+    let account = &layout.accounts.analytics;
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        let request =
-            format!("GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        // The passwords are hex, the user names plain: nothing to escape in a header.
+        let request = format!(
+            "GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\nX-ClickHouse-User: {}\r\n\
+             X-ClickHouse-Key: {}\r\nConnection: close\r\n\r\n",
+            account.user_name(),
+            account.password
+        );
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = Vec::new();
         stream.take(1 << 20).read_to_end(&mut response).await.ok()?;
