@@ -46,11 +46,14 @@ fn clusters_xml(clusters: &[ClusterSpec]) -> Option<String> {
 /// `users.xml`: the three accounts, each with its profile, from loopback only, and no `default`
 /// user (ClickHouse 18.16 has no SQL users; see docs/decisions.md "ClickHouse accounts" for what
 /// each profile forbids there).
-fn users_xml(accounts: &Accounts, memory: u64) -> String {
-    let common = format!(
+fn users_xml(accounts: &Accounts, memory: u64, log_queries: bool) -> String {
+    let mut common = format!(
         "<max_memory_usage>{memory}</max_memory_usage>\n            \
          <use_uncompressed_cache>0</use_uncompressed_cache>"
     );
+    if log_queries {
+        common.push_str("\n            <log_queries>1</log_queries>");
+    }
     let user = |account: &Account, profile: &str| {
         format!(
             r#"        <{user}>
@@ -167,6 +170,12 @@ impl Layout {
     <max_concurrent_queries>100</max_concurrent_queries>
     <keep_alive_timeout>3</keep_alive_timeout>
     <mlock_executable>false</mlock_executable>
+    <!-- Filled only with EmbeddedOptions::log_queries (tests that check who ran what). -->
+    <query_log>
+        <database>system</database>
+        <table>query_log</table>
+        <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+    </query_log>
 </yandex>
 "#,
             log = xml_escape(&self.path("log/clickhouse-server.log").display().to_string()),
@@ -180,7 +189,11 @@ impl Layout {
             users = xml_escape(&self.path("users.xml").display().to_string()),
             cache = self.options.cache_bytes,
         );
-        let users = users_xml(&self.accounts, self.options.max_query_memory_bytes);
+        let users = users_xml(
+            &self.accounts,
+            self.options.max_query_memory_bytes,
+            self.options.log_queries,
+        );
         write_atomically(&self.path("users.xml"), &users)?;
         self.write_clusters(&self.options.clusters)?;
         write_atomically(&self.path("config.xml"), &config)
@@ -311,7 +324,9 @@ mod tests {
             ingest: Account::new("sme_ingest", "i-pass"),
             analytics: Account::new("sme_analytics", "a-pass"),
         };
-        let xml = users_xml(&accounts, 1 << 30);
+        assert!(users_xml(&accounts, 1, true).contains("<log_queries>1</log_queries>"));
+        let xml = users_xml(&accounts, 1 << 30, false);
+        assert!(!xml.contains("log_queries"), "{xml}");
         for (name, password) in [
             ("sme_owner", "o-pass"),
             ("sme_ingest", "i-pass"),

@@ -80,6 +80,8 @@ pub struct EmbeddedOptions {
     /// The password file ([`accounts`]). `None`: `sme-accounts.toml` in the data directory.
     /// Servers of one cluster share one, so one set of accounts logs in on every node.
     pub accounts_file: Option<PathBuf>,
+    /// Log every query in `system.query_log` (with the user who ran it), for tests.
+    pub log_queries: bool,
 }
 
 /// One cluster of `remote_servers`: shards, each a list of replicas' native-protocol addresses.
@@ -127,6 +129,7 @@ impl Default for EmbeddedOptions {
             max_query_memory_bytes: 4 << 30,
             clusters: Vec::new(),
             accounts_file: None,
+            log_queries: false,
         }
     }
 }
