@@ -46,8 +46,13 @@ done
 # CPU seconds (user + system, threads included) of a process.
 cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }
 
+# The load generator registers the platforms as the hub's ingest account (embedded server).
+ch_accounts=$(sed -n 's/^ClickHouse accounts: //p' "$dir/hub.log" | head -1)
+SME_HUB_CLICKHOUSE_PASSWORD=$(sed -n '/^\[ingest\]/,/^\[/s/^password = "\(.*\)"$/\1/p' "$ch_accounts")
+export SME_HUB_CLICKHOUSE_PASSWORD
 loadgen=("$bin/sme-loadgen" --hub "https://$grpc" --ca-dir "$dir/hub/ca"
-         --clickhouse-url "$ch_url" --agents "$agents" --concurrency "$concurrency")
+         --clickhouse-url "$ch_url" --clickhouse-user sme_ingest
+         --agents "$agents" --concurrency "$concurrency")
 "${loadgen[@]}" --register --register-only 2>&1 | tail -1
 sleep 6   # the hub's registry copy expires (cache_seconds = 5)
 

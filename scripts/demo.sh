@@ -63,6 +63,11 @@ grep -q "^ClickHouse (HTTP): " "$demo_dir/hub.log" || { cat "$demo_dir/hub.log";
 grpc=$(sed -n 's/^sme-hub serving gRPC on //p' "$demo_dir/hub.log" | head -1)
 http=$(sed -n 's|^metrics and health (HTTP): http://\([^/]*\)/.*|\1|p' "$demo_dir/hub.log" | head -1)
 ch_url=$(sed -n 's/^ClickHouse (HTTP): //p' "$demo_dir/hub.log" | head -1)
+# The embedded ClickHouse lets in only the hub's accounts: the demo reads as the read-only one,
+# whose password is in the hub's private (0600) password file.
+ch_accounts=$(sed -n 's/^ClickHouse accounts: //p' "$demo_dir/hub.log" | head -1)
+account() { sed -n "/^\[$1\]/,/^\[/s/^$2 = \"\(.*\)\"$/\1/p" "$ch_accounts"; }
+ch_auth="$(account analytics user):$(account analytics password)"
 
 # The registry (平台名录): one platform per region — Beijing Haidian, Shanghai Pudong, Shenzhen,
 # Hangzhou, Chengdu, Wuhan, Xi'an, Urumqi, Kunming, Dalian, Qingdao, Lanzhou report; Guangzhou
@@ -144,7 +149,7 @@ done
 # a batch are written just after its receipts, hence the short wait).
 audit_sql="SELECT countIf(outcome = 'accepted'), countIf(outcome != 'accepted') FROM sme.audit FORMAT TSV"
 for _ in $(seq 1 20); do
-  read -r accepted other < <(curl -sS --fail "$ch_url/" --data-binary "$audit_sql")
+  read -r accepted other < <(curl -sS --fail -u "$ch_auth" "$ch_url/" --data-binary "$audit_sql")
   [ "$accepted" -ge "$sent" ] && break
   sleep 0.5
 done
@@ -182,7 +187,7 @@ USING province
 GROUP BY province, name ORDER BY province FORMAT PrettyCompactNoEscapes"
 echo
 echo "== services of $last_month by province and function (服务次数, current revisions)"
-curl -sS --fail-with-body "$ch_url/" --data-binary "$services_sql" \
+curl -sS --fail-with-body -u "$ch_auth" "$ch_url/" --data-binary "$services_sql" \
   || { echo "the services query failed (ClickHouse at $ch_url)" >&2; exit 1; }
 
 # Sign-ins for the web service: a national planner and a coordinator of Guangdong (440000),
@@ -225,11 +230,11 @@ cat <<TXT
   hub log:            $demo_dir/hub.log
   gRPC (agents):      https://$grpc   (health: grpc.health.v1, reflection enabled)
   metrics (HTTP):     http://$http/metrics
-  ClickHouse (HTTP):  $ch_url
+  ClickHouse (HTTP):  $ch_url   (accounts and passwords: $ch_accounts)
   the registry:       $bin/sme-hub --config $hub_toml registry list
   completeness:       $bin/sme-hub --config $hub_toml completeness --period $last_month [--region 440000]
   audit trail:
-    echo "SELECT received_at, platform_id, period, outcome FROM sme.audit ORDER BY received_at FORMAT PrettyCompact" | curl -s '$ch_url/' --data-binary @-
+    echo "SELECT received_at, platform_id, period, outcome FROM sme.audit ORDER BY received_at FORMAT PrettyCompact" | curl -s -u "sme_analytics:\$(sed -n '/^\[analytics\]/,/^\[/s/^password = "\(.*\)"\$/\1/p' $ch_accounts)" '$ch_url/' --data-binary @-
 TXT
 
 if [ "${SME_DEMO_EXIT:-0}" = 1 ]; then exit 0; fi

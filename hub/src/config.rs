@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod clickhouse;
 mod demo;
 mod grpc;
 mod web;
 mod writer;
 
+pub use clickhouse::{AccountSection, ClickHouseSection};
 pub use demo::DemoConfig;
 pub use grpc::GrpcConfig;
 pub use web::WebConfig;
@@ -120,32 +122,6 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
-/// `[clickhouse]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClickHouseSection {
-    /// HTTP URL of an existing ClickHouse server. Empty: the hub starts and supervises its own
-    /// `clickhouse-server` with data under `<data_dir>/clickhouse`.
-    pub url: String,
-    /// Database name.
-    pub database: String,
-    /// User name.
-    pub user: String,
-    /// Password (prefer the `SME_HUB_CLICKHOUSE_PASSWORD` environment variable).
-    pub password: String,
-    /// Cluster (from the servers' `remote_servers`) to shard the tables over; empty: one
-    /// server. See `store::migrations` and docs/decisions.md "Cluster mode".
-    pub cluster: String,
-    /// HTTP URLs of every node of `cluster`. Without `distributed_ddl` the hub applies each
-    /// migration on each of them.
-    pub cluster_nodes: Vec<String>,
-    /// Run migrations `ON CLUSTER` through `url` (needs ZooKeeper or ClickHouse Keeper).
-    pub distributed_ddl: bool,
-    /// `Replicated*MergeTree` local tables (needs ZooKeeper or Keeper and the `{shard}` and
-    /// `{replica}` macros on every node).
-    pub replicated: bool,
-}
-
 /// `[pki]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -208,21 +184,6 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".parse().expect("valid address"),
-        }
-    }
-}
-
-impl Default for ClickHouseSection {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            database: "sme".into(),
-            user: "default".into(),
-            password: String::new(),
-            cluster: String::new(),
-            cluster_nodes: Vec::new(),
-            distributed_ddl: false,
-            replicated: false,
         }
     }
 }
@@ -302,12 +263,7 @@ impl HubConfig {
                 message: format!("{v:?} is not an address like 0.0.0.0:8443 ({e})"),
             })?;
         }
-        if let Some(v) = env("SME_HUB_CLICKHOUSE_URL") {
-            cfg.clickhouse.url = v;
-        }
-        if let Some(v) = env("SME_HUB_CLICKHOUSE_PASSWORD") {
-            cfg.clickhouse.password = v;
-        }
+        cfg.clickhouse.apply_env(env)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -366,7 +322,7 @@ impl HubConfig {
         self.grpc.validate()?;
         self.web.validate()?;
         self.demo.validate()?;
-        self.validate_cluster()?;
+        self.clickhouse.validate()?;
         if self.registry.cache_seconds > 3600 {
             return invalid(
                 "registry.cache_seconds",
@@ -437,71 +393,9 @@ impl HubConfig {
         Ok(())
     }
 
-    fn validate_cluster(&self) -> Result<(), ConfigError> {
-        let invalid = |key, message: &str| {
-            Err(ConfigError::Invalid {
-                key,
-                message: message.to_owned(),
-            })
-        };
-        let ch = &self.clickhouse;
-        if ch.cluster.is_empty() {
-            if ch.replicated || ch.distributed_ddl || !ch.cluster_nodes.is_empty() {
-                return invalid(
-                    "clickhouse.cluster",
-                    "cluster_nodes, distributed_ddl and replicated need a cluster name",
-                );
-            }
-            return Ok(());
-        }
-        if !ch
-            .cluster
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return invalid(
-                "clickhouse.cluster",
-                "must be a cluster name of letters, digits and _ as in the servers' remote_servers",
-            );
-        }
-        if ch.url.is_empty() {
-            return invalid(
-                "clickhouse.url",
-                "cluster mode needs the URL of a cluster node (or of a load balancer in front of them)",
-            );
-        }
-        if !ch.distributed_ddl && ch.cluster_nodes.is_empty() {
-            return invalid(
-                "clickhouse.cluster_nodes",
-                "list the HTTP URL of every node of the cluster (the hub creates the tables on \
-                 each), or set distributed_ddl = true when ZooKeeper or Keeper runs",
-            );
-        }
-        if ch
-            .cluster_nodes
-            .iter()
-            .any(|u| !(u.starts_with("http://") || u.starts_with("https://")))
-        {
-            return invalid(
-                "clickhouse.cluster_nodes",
-                "every entry must be an HTTP URL like http://10.0.0.2:8123",
-            );
-        }
-        Ok(())
-    }
-
     /// The store's options: the cluster settings and timeouts.
     pub fn store_options(&self) -> crate::store::StoreOptions {
-        let ch = &self.clickhouse;
-        crate::store::StoreOptions {
-            cluster: (!ch.cluster.is_empty()).then(|| crate::store::ClusterOptions {
-                name: ch.cluster.clone(),
-                nodes: ch.cluster_nodes.clone(),
-                distributed_ddl: ch.distributed_ddl,
-                replicated: ch.replicated,
-            }),
-            ..crate::store::StoreOptions::default()
-        }
+        self.clickhouse.store_options()
     }
 
     /// The CA directory.

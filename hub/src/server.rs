@@ -37,6 +37,8 @@ pub enum ServeError {
     Tls(#[from] crate::pki::tls::TlsError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -161,26 +163,22 @@ pub async fn start(cfg: &HubConfig) -> Result<RunningHub, ServeError> {
             built = site.is_built(), bytes, code_bytes = code, "dashboards loaded");
     }
     let ca = load_ca(cfg)?;
-    let (embedded, url) = if cfg.clickhouse.url.is_empty() {
+    let (embedded, clickhouse) = if cfg.clickhouse.url.is_empty() {
         let dir = cfg.data_dir.join("clickhouse");
         let ch = EmbeddedClickHouse::start(&dir).await?;
-        let url = ch.http_url();
-        tracing::info!(%url, dir = %dir.display(), "started embedded ClickHouse");
-        (Some(ch), url)
+        let settings = ch.client_config(&cfg.clickhouse.database);
+        tracing::info!(url = %settings.url, dir = %dir.display(), "started embedded ClickHouse");
+        (Some(ch), settings)
     } else {
-        (None, cfg.clickhouse.url.clone())
-    };
-    let clickhouse_url = url.clone();
-    let store = Store::connect_with(
-        &ClickHouseConfig {
-            url,
+        let settings = ClickHouseConfig {
+            url: cfg.clickhouse.url.clone(),
             database: cfg.clickhouse.database.clone(),
-            user: cfg.clickhouse.user.clone(),
-            password: cfg.clickhouse.password.clone(),
-        },
-        &cfg.store_options(),
-    )
-    .await?;
+            accounts: cfg.clickhouse.accounts()?,
+        };
+        (None, settings)
+    };
+    let clickhouse_url = clickhouse.url.clone();
+    let store = Store::connect_with(&clickhouse, &cfg.store_options()).await?;
     crate::registry::prepare(&store, &cfg.registry.settings()).await?;
     let metrics = Arc::new(Metrics::default());
     ca.watch(&cfg.pki.watch_settings(), metrics.clone())?;

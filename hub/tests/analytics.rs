@@ -519,8 +519,7 @@ async fn migration_8_backfills_the_facts_of_reports_stored_before_it() {
     assert_eq!(before.0.total.services, 39, "the hand-computed total");
     // As if the reports had been stored by a hub without the facts table.
     let db = format!("`{}`", d.store.database());
-    d.store
-        .client()
+    support::owner_client(SERVER, d.store.database())
         .query(&format!("TRUNCATE TABLE {db}.report_facts"))
         .execute()
         .await
@@ -533,14 +532,14 @@ async fn migration_8_backfills_the_facts_of_reports_stored_before_it() {
     // migration 8's backfill runs once per stored period (a migration interrupted after its
     // insert is run again at the next start).
     for _ in 0..2 {
-        d.store
-            .client()
+        support::owner_client(SERVER, d.store.database())
             .query(&format!("TRUNCATE TABLE {db}.schema_migrations"))
             .execute()
             .await
             .unwrap();
-        let bare = clickhouse::Client::default()
-            .with_url(support::shared_url(SERVER))
+        let bare = support::shared_accounts(SERVER)
+            .owner
+            .apply(clickhouse::Client::default().with_url(support::shared_url(SERVER)))
             .with_validation(false);
         let applied = sme_hub::store::migrate(&bare, d.store.database(), None)
             .await

@@ -852,10 +852,19 @@ fn the_cli_imports_lists_reopens_and_reports_completeness() {
         dir.path(),
         "hub.toml",
         &format!(
-            "data_dir = {:?}\n[clickhouse]\nurl = {:?}\ndatabase = {:?}\n",
+            "data_dir = {:?}\n[clickhouse]\nurl = {:?}\ndatabase = {:?}\n\
+             [clickhouse.owner]\nuser = {:?}\npassword = {:?}\n\
+             [clickhouse.ingest]\nuser = {:?}\npassword = {:?}\n\
+             [clickhouse.analytics]\nuser = {:?}\npassword = {:?}\n",
             dir.path().display().to_string(),
             ch.url,
-            ch.database
+            ch.database,
+            ch.accounts.owner.user,
+            ch.accounts.owner.password,
+            ch.accounts.ingest.user,
+            ch.accounts.ingest.password,
+            ch.accounts.analytics.user,
+            ch.accounts.analytics.password,
         ),
     );
     let a = code("440300", 1);

@@ -229,8 +229,7 @@ async fn the_same_report_twice_never_doubles_anything() {
 
     // After ClickHouse merges them away, the numbers are the same.
     for table in ["reports", "service_volume", "service_records"] {
-        store
-            .client()
+        support::owner_client("hub-store-tests", store.database())
             .query(&format!("OPTIMIZE TABLE {table} FINAL"))
             .execute()
             .await
@@ -402,8 +401,7 @@ async fn find_receipt_returns_the_earliest_receipt_exactly() {
         Some(expected.clone())
     );
     // Merging keeps the earliest receipt too.
-    store
-        .client()
+    support::owner_client("hub-store-tests", store.database())
         .query("OPTIMIZE TABLE reports FINAL")
         .execute()
         .await
@@ -503,8 +501,10 @@ async fn hubs_racing_on_start_up_migrate_once() {
     let known: Vec<u32> = migrations::MIGRATIONS.iter().map(|m| m.version).collect();
     assert_eq!(versions, known);
     // A further start applies nothing.
-    let client = clickhouse::Client::default()
-        .with_url(&cfg.url)
+    let client = cfg
+        .accounts
+        .owner
+        .apply(clickhouse::Client::default().with_url(&cfg.url))
         .with_validation(false);
     assert_eq!(
         sme_hub::store::migrate(&client, &cfg.database, None)

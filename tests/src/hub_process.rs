@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sme_hub::pki::CertificateAuthority;
-use sme_hub::store::{ClickHouseConfig, Store};
+use sme_hub::store::{EmbeddedClickHouse, Store};
 
 use crate::process::{signal, Service};
 
@@ -26,7 +26,12 @@ impl HubProcess {
     /// Starts `sme-hub serve` with data in `data_dir` (a CA is made there if missing), the
     /// ClickHouse at `clickhouse_url` and free ports; `grpc` are more keys of `[grpc]`, `extra`
     /// more sections (not `[clickhouse]`, `[http]`, `[web]`, `[grpc]`).
-    pub fn start(data_dir: &Path, clickhouse_url: &str, grpc: &str, extra: &str) -> HubProcess {
+    pub fn start(
+        data_dir: &Path,
+        clickhouse: &EmbeddedClickHouse,
+        grpc: &str,
+        extra: &str,
+    ) -> HubProcess {
         std::fs::create_dir_all(data_dir).unwrap();
         let ca_dir = data_dir.join("ca");
         if CertificateAuthority::load(&ca_dir).is_err() {
@@ -37,10 +42,11 @@ impl HubProcess {
         std::fs::write(
             &config,
             format!(
-                "data_dir = {:?}\n{extra}\n[clickhouse]\nurl = {clickhouse_url:?}\n\
+                "data_dir = {:?}\n{extra}\n{}\
                  [http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n\
                  [grpc]\nlisten = \"127.0.0.1:0\"\n{grpc}\n",
                 data_dir.display().to_string(),
+                crate::clickhouse_toml(&clickhouse.http_url(), clickhouse.accounts()),
             ),
         )
         .unwrap();
@@ -136,14 +142,9 @@ impl HubProcess {
     }
 }
 
-/// A store on `clickhouse_url` (database `sme`), for a test's own queries.
-pub async fn store(clickhouse_url: &str) -> Store {
-    Store::connect(&ClickHouseConfig {
-        url: clickhouse_url.to_owned(),
-        database: "sme".into(),
-        user: String::new(),
-        password: String::new(),
-    })
-    .await
-    .expect("ClickHouse reachable")
+/// A store on `clickhouse` (database `sme`, its accounts), for a test's own queries.
+pub async fn store(clickhouse: &EmbeddedClickHouse) -> Store {
+    Store::connect(&clickhouse.client_config("sme"))
+        .await
+        .expect("ClickHouse reachable")
 }

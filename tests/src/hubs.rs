@@ -28,15 +28,22 @@ pub struct HubProcess {
 
 /// The configuration of one hub: its own `data_dir`, the shared `ca_dir` and ClickHouse, ports
 /// 0, and the PKI refresh interval.
-pub fn hub_toml(data_dir: &Path, ca_dir: &Path, clickhouse_url: &str, refresh_ms: u64) -> String {
+pub fn hub_toml(
+    data_dir: &Path,
+    ca_dir: &Path,
+    clickhouse: &sme_hub::store::EmbeddedClickHouse,
+    refresh_ms: u64,
+) -> String {
+    // `[pki]` last: callers append keys of it.
     format!(
         "data_dir = {:?}\n\
          [grpc]\nlisten = \"127.0.0.1:0\"\n\
          [http]\nlisten = \"127.0.0.1:0\"\n\
          [web]\nlisten = \"127.0.0.1:0\"\n\
-         [clickhouse]\nurl = {clickhouse_url:?}\n\
+         {}\
          [pki]\nca_dir = {:?}\nrefresh_ms = {refresh_ms}\n",
         data_dir.display().to_string(),
+        crate::clickhouse_toml(&clickhouse.http_url(), clickhouse.accounts()),
         ca_dir.display().to_string(),
     )
 }

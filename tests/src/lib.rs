@@ -16,7 +16,7 @@ use sme_agent::identity::Identity;
 use sme_hub::config::HubConfig;
 use sme_hub::pki::CertificateAuthority;
 use sme_hub::server::RunningHub;
-use sme_hub::store::Store;
+use sme_hub::store::{Accounts, ClickHouseConfig, Store};
 use sme_proto::v1::reporting_service_client::ReportingServiceClient;
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -34,6 +34,39 @@ pub mod proxy;
 pub mod readme;
 pub mod seed;
 pub mod web;
+
+/// Points `config` at the ClickHouse at `url` as an external server that has `accounts`, one
+/// `[clickhouse.<job>]` section each (e.g. an [`sme_hub::store::EmbeddedClickHouse`] started by
+/// the test, or a proxy in front of it).
+pub fn external_clickhouse(config: &mut HubConfig, url: &str, accounts: &Accounts) {
+    let section = |a: &sme_hub::store::Account| {
+        Some(sme_hub::config::AccountSection {
+            user: a.user.clone(),
+            password: a.password.clone(),
+            password_file: None,
+        })
+    };
+    config.clickhouse.url = url.to_owned();
+    config.clickhouse.owner = section(&accounts.owner);
+    config.clickhouse.ingest = section(&accounts.ingest);
+    config.clickhouse.analytics = section(&accounts.analytics);
+}
+
+/// `[clickhouse]` of a hub config file for the server at `url` with its three `accounts`.
+pub fn clickhouse_toml(url: &str, accounts: &Accounts) -> String {
+    let section = |job: &str, a: &sme_hub::store::Account| {
+        format!(
+            "[clickhouse.{job}]\nuser = {:?}\npassword = {:?}\n",
+            a.user, a.password
+        )
+    };
+    format!(
+        "[clickhouse]\nurl = {url:?}\n{}{}{}",
+        section("owner", &accounts.owner),
+        section("ingest", &accounts.ingest),
+        section("analytics", &accounts.analytics)
+    )
+}
 
 /// Logs to the test output when `RUST_LOG` is set.
 pub fn init_tracing() {
@@ -293,6 +326,36 @@ impl TestHub {
     /// headers, so with empty report fields), once at least `expected` are there or after 20 s.
     pub async fn unauthenticated_audits(&self, expected: u64) -> u64 {
         unauthenticated_audits(self.store(), expected).await
+    }
+
+    /// The ClickHouse the hub uses, with its three accounts (the embedded server's, read from
+    /// its password file, or the configured ones).
+    pub fn clickhouse_config(&self) -> ClickHouseConfig {
+        let accounts = if self.config.clickhouse.url.is_empty() {
+            sme_hub::store::embedded::load_accounts(&self.config.data_dir.join("clickhouse"))
+                .expect("the embedded server's password file")
+        } else {
+            self.config
+                .clickhouse
+                .accounts()
+                .expect("configured accounts")
+        };
+        ClickHouseConfig {
+            url: self.running().clickhouse_url.clone(),
+            database: self.config.clickhouse.database.clone(),
+            accounts,
+        }
+    }
+
+    /// A client of the owner account (DDL, mutations), on the hub's database: for a test that
+    /// does what the hub itself may not, such as deleting stored reports.
+    pub fn owner_client(&self) -> clickhouse::Client {
+        let cfg = self.clickhouse_config();
+        cfg.accounts
+            .owner
+            .apply(clickhouse::Client::default().with_url(&cfg.url))
+            .with_validation(false)
+            .with_database(&cfg.database)
     }
 
     /// Path of the hub's data dir.

@@ -20,9 +20,9 @@ fn last_month() -> String {
         .to_string()
 }
 
-async fn execute(store: &Store, sql: &str) {
-    store
-        .client()
+/// Runs DDL as the owner account (the hub's own accounts may not).
+async fn execute(owner: &clickhouse::Client, sql: &str) {
+    owner
         .query(sql)
         .execute()
         .await
@@ -71,8 +71,8 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
         .unwrap();
     let data = work.path().join("hub");
     let registry = "[registry]\ncache_seconds = 0\n";
-    let hub = HubProcess::start(&data, &ch.http_url(), "", registry);
-    let store = hub_process::store(&ch.http_url()).await;
+    let hub = HubProcess::start(&data, &ch, "", registry);
+    let store = hub_process::store(&ch).await;
     let id = platform(71);
     register(&store, &id).await;
     let agent_dir = tempfile::tempdir().unwrap();
@@ -86,7 +86,13 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
         .unwrap();
 
     // ClickHouse takes reports but not audit rows (the audit table is away).
-    execute(&store, "RENAME TABLE audit TO audit_away").await;
+    let owner = ch
+        .accounts()
+        .owner
+        .apply(clickhouse::Client::default().with_url(ch.http_url()))
+        .with_validation(false)
+        .with_database("sme");
+    execute(&owner, "RENAME TABLE audit TO audit_away").await;
     let report = fixtures::sample_report(&id, &last_month());
     let outcome = sme_agent::submit::submit_once(&identity, &hub.url, report.clone())
         .await
@@ -98,10 +104,10 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
     );
     // The receipt is out: the hub dies at once, without a shutdown.
     hub.kill();
-    execute(&store, "RENAME TABLE audit_away TO audit").await;
+    execute(&owner, "RENAME TABLE audit_away TO audit").await;
 
     // The next hub process on the same data dir stores what the first one kept on disk.
-    let hub = HubProcess::start(&data, &ch.http_url(), "", registry);
+    let hub = HubProcess::start(&data, &ch, "", registry);
     let audited = outcomes(&store, &report.report_id, 1, 30).await;
     assert_eq!(
         audited,
@@ -124,7 +130,8 @@ async fn refusals_beyond_the_memory_queue_are_spilled_to_disk_not_dropped() {
         c.grpc.anonymous_connection_seconds = 600;
     })
     .await;
-    execute(hub.store(), "RENAME TABLE audit TO audit_away").await;
+    let owner = hub.owner_client();
+    execute(&owner, "RENAME TABLE audit TO audit_away").await;
     let trust = hub.anonymous();
     let period = last_month();
     let report = fixtures::sample_report(&platform(72), &period);
@@ -149,7 +156,7 @@ async fn refusals_beyond_the_memory_queue_are_spilled_to_disk_not_dropped() {
     assert_eq!(refused, REFUSALS);
     let spilled = hub.running().metrics.audit_spilled_bytes.get();
     assert!(spilled > 0, "the overflow went to disk");
-    execute(hub.store(), "RENAME TABLE audit_away TO audit").await;
+    execute(&owner, "RENAME TABLE audit_away TO audit").await;
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     let stored = loop {

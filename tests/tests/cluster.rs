@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use sme_hub::store::{
-    ClickHouseConfig, ClusterOptions, ClusterSpec, EmbeddedClickHouse, Store, StoreOptions,
+    Accounts, ClickHouseConfig, ClusterOptions, ClusterSpec, EmbeddedClickHouse, EmbeddedOptions,
+    Store, StoreOptions,
 };
 use sme_tests::load::{self, LoadConfig};
 
@@ -31,13 +32,17 @@ const CURRENT: &str = "
 SELECT platform_id, period, toString(report_id), revision FROM current_reports
 ORDER BY platform_id, period";
 
-async fn store(url: &str, database: &str, cluster: Option<ClusterOptions>) -> Store {
+async fn store(
+    url: &str,
+    accounts: &Accounts,
+    database: &str,
+    cluster: Option<ClusterOptions>,
+) -> Store {
     Store::connect_with(
         &ClickHouseConfig {
             url: url.to_owned(),
             database: database.to_owned(),
-            user: String::new(),
-            password: String::new(),
+            accounts: accounts.clone(),
         },
         &StoreOptions {
             cluster,
@@ -52,8 +57,18 @@ async fn store(url: &str, database: &str, cluster: Option<ClusterOptions>) -> St
 async fn two_shards_answer_like_one_server() {
     sme_tests::init_tracing();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = EmbeddedClickHouse::start(dir_a.path()).await.unwrap();
-    let b = EmbeddedClickHouse::start(dir_b.path()).await.unwrap();
+    // One password file for both servers: one set of accounts logs in on every node.
+    let shared = EmbeddedOptions {
+        accounts_file: Some(dir_a.path().join("sme-accounts.toml")),
+        ..EmbeddedOptions::default()
+    };
+    let a = EmbeddedClickHouse::start_with(dir_a.path(), shared.clone())
+        .await
+        .unwrap();
+    let b = EmbeddedClickHouse::start_with(dir_b.path(), shared)
+        .await
+        .unwrap();
+    let accounts = a.accounts().clone();
     let spec = ClusterSpec::one_replica_per_shard(CLUSTER, &[&a, &b]);
     a.set_clusters(std::slice::from_ref(&spec)).await.unwrap();
     b.set_clusters(std::slice::from_ref(&spec)).await.unwrap();
@@ -64,10 +79,10 @@ async fn two_shards_answer_like_one_server() {
         distributed_ddl: false,
         replicated: false,
     };
-    let cluster = store(&a.http_url(), "sme", Some(options.clone())).await;
+    let cluster = store(&a.http_url(), &accounts, "sme", Some(options.clone())).await;
     // A second hub connecting to the other node finds the schema in place.
-    let cluster_via_b = store(&b.http_url(), "sme", Some(options)).await;
-    let single = store(&a.http_url(), "single", None).await;
+    let cluster_via_b = store(&b.http_url(), &accounts, "sme", Some(options)).await;
+    let single = store(&a.http_url(), &accounts, "single", None).await;
 
     // 600 platforms in 30 regions, months and quarters; then corrections (revision 1) for a
     // fifth of them, and one batch written twice (a retried insert).
@@ -122,7 +137,7 @@ async fn two_shards_answer_like_one_server() {
 
     // The rows really are spread over both shards, by platform.
     for node in [&a, &b] {
-        let local = store(&node.http_url(), "sme", None).await;
+        let local = store(&node.http_url(), &accounts, "sme", None).await;
         let (rows, platforms): (u64, u64) = local
             .client()
             .query("SELECT count(), uniqExact(platform_id) FROM reports_local")

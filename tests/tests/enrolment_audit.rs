@@ -5,7 +5,7 @@
 //! audit trail (`certificate_events`).
 
 use sme_agent::connect::{self, HubAddress, Trust};
-use sme_hub::store::{ClickHouseConfig, EmbeddedClickHouse, Store, StoreOptions};
+use sme_hub::store::{EmbeddedClickHouse, Store, StoreOptions};
 use sme_proto::v1::enrollment_service_client::EnrollmentServiceClient;
 use sme_tests::hubs::{heartbeat, hub_toml, issue_token, sme_hub_command, HubProcess};
 use sme_tests::platform;
@@ -80,7 +80,7 @@ async fn a_token_is_spent_only_on_a_certificate_and_every_attempt_is_audited() {
     let toml = hub_toml(
         &work.path().join("data"),
         &ca_dir,
-        &clickhouse.http_url(),
+        &clickhouse,
         200,
     );
     let hub_dir = work.path().join("hub");
@@ -159,12 +159,7 @@ async fn a_token_is_spent_only_on_a_certificate_and_every_attempt_is_audited() {
 
     // The audit trail holds every attempt, in order, with what the caller was told.
     let store = Store::connect_with(
-        &ClickHouseConfig {
-            url: clickhouse.http_url(),
-            database: "sme".into(),
-            user: String::new(),
-            password: String::new(),
-        },
+        &clickhouse.client_config("sme"),
         &StoreOptions::default(),
     )
     .await

@@ -77,11 +77,11 @@ async fn an_anonymous_flood_neither_raises_the_hubs_memory_nor_delays_a_platform
         .unwrap();
     let hub = HubProcess::start(
         &work.path().join("hub"),
-        &ch.http_url(),
+        &ch,
         "",
         "[registry]\ncache_seconds = 0\n",
     );
-    let store = hub_process::store(&ch.http_url()).await;
+    let store = hub_process::store(&ch).await;
     let id = platform(81);
     let (_agent, trust) = enroll(&hub, &store, &id).await;
     let mut platform_client = client(&hub, &trust);
@@ -218,11 +218,11 @@ async fn the_listener_closes_connections_over_its_limits() {
         .unwrap();
     let hub = HubProcess::start(
         &work.path().join("hub"),
-        &ch.http_url(),
+        &ch,
         "max_connections = 6\nmax_anonymous_connections = 2\nanonymous_connection_seconds = 3\n",
         "[registry]\ncache_seconds = 0\n",
     );
-    let store = hub_process::store(&ch.http_url()).await;
+    let store = hub_process::store(&ch).await;
     let addr = hub.url.strip_prefix("https://").unwrap().to_owned();
     let tls = anonymous_tls(&hub);
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();

@@ -241,7 +241,7 @@ async fn clickhouse_down_answers_unavailable_and_the_report_gets_in_later() {
     let port: u16 = ch.http_url().rsplit(':').next().unwrap().parse().unwrap();
     let proxy = CutProxy::start(([127, 0, 0, 1], port).into()).await;
     let hub = TestHub::start_with(|c| {
-        c.clickhouse.url = proxy.http_url();
+        sme_tests::external_clickhouse(c, &proxy.http_url(), ch.accounts());
         c.writer.max_delay_ms = 1_500;
     })
     .await;
@@ -318,7 +318,7 @@ async fn shutdown_drains_the_writer_before_clickhouse_stops() {
     let ch = EmbeddedClickHouse::start(data.path()).await.unwrap();
     let url = ch.http_url();
     let hub = TestHub::start_with(|c| {
-        c.clickhouse.url = url.clone();
+        sme_tests::external_clickhouse(c, &url, ch.accounts());
         c.writer.max_delay_ms = 3_000;
     })
     .await;
@@ -368,9 +368,7 @@ async fn shutdown_drains_the_writer_before_clickhouse_stops() {
 
     let store = Store::connect(&ClickHouseConfig {
         url: url.clone(),
-        database: "sme".into(),
-        user: String::new(),
-        password: String::new(),
+        ..ch.client_config("sme")
     })
     .await
     .unwrap();

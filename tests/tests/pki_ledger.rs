@@ -75,7 +75,7 @@ async fn two_hubs(work: tempfile::TempDir) -> Cluster {
         hub_toml(
             &work.path().join(name).join("data"),
             &ca_dir,
-            &clickhouse.http_url(),
+            &clickhouse,
             REFRESH_MS,
         )
     };

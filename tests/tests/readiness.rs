@@ -27,7 +27,10 @@ async fn until_status(url: &str, code: u16, within: Duration) -> String {
 async fn readyz_fails_while_clickhouse_is_down_and_healthz_stays_ok() {
     let data = tempfile::tempdir().unwrap();
     let ch = EmbeddedClickHouse::start(data.path()).await.unwrap();
-    let hub = TestHub::start_with(|c| c.clickhouse.url = ch.http_url()).await;
+    let hub = TestHub::start_with(|c| {
+        sme_tests::external_clickhouse(c, &ch.http_url(), ch.accounts());
+    })
+    .await;
     let readyz = format!("{}/readyz", hub.http_url());
     let healthz = format!("{}/healthz", hub.http_url());
     assert_eq!(http_get(&readyz).await, (200, "ready\n".to_owned()));

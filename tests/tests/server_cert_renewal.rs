@@ -39,7 +39,7 @@ async fn a_renewed_server_certificate_is_served_without_a_restart() {
         hub_toml(
             &work.path().join("data"),
             &ca_dir,
-            &clickhouse.http_url(),
+            &clickhouse,
             REFRESH_MS
         )
     );

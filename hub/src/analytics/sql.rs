@@ -89,8 +89,9 @@ impl Sql {
         }
     }
 
+    /// On the read-only analytics account: nothing built here can write.
     fn query(&self, store: &Store) -> Query {
-        let mut q = store.client().query(&self.text);
+        let mut q = store.reader().query(&self.text);
         for p in &self.params {
             q = match p {
                 Param::Str(s) => q.bind(s.as_str()),

@@ -3,12 +3,28 @@
 //! With `[clickhouse] url` set they use that server. In embedded mode they use the hub's own
 //! server: if a hub is running, its ClickHouse holds the data directory and listens on the port
 //! written in `<data_dir>/clickhouse/config.xml`, which is tried first; otherwise the command
-//! starts the embedded server itself for its duration.
+//! starts the embedded server itself for its duration. Either way they log in with the
+//! embedded server's accounts, read from its password file.
+//!
+//! Like the hub, a command migrates with the owner account and then works with the ingest one
+//! (registry imports, users, period reopenings all only insert) and the analytics one
+//! (`completeness`, exports): no admin command needs DDL once the schema is current.
 
 use std::time::Duration;
 
 use crate::config::HubConfig;
-use crate::store::{ClickHouseConfig, EmbeddedClickHouse, Store, StoreError, StoreOptions};
+use crate::store::{
+    embedded, ClickHouseConfig, EmbeddedClickHouse, Store, StoreError, StoreOptions,
+};
+
+/// Why an admin command could not connect.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
 
 /// A store and, when the command started one, the embedded server behind it.
 pub struct AdminStore {
@@ -19,21 +35,25 @@ pub struct AdminStore {
 
 impl AdminStore {
     /// Connects as described in the module docs, and loads the shipped divisions if missing.
-    pub async fn connect(cfg: &HubConfig) -> Result<AdminStore, StoreError> {
-        let settings = |url: String| ClickHouseConfig {
-            url,
-            database: cfg.clickhouse.database.clone(),
-            user: cfg.clickhouse.user.clone(),
-            password: cfg.clickhouse.password.clone(),
-        };
+    pub async fn connect(cfg: &HubConfig) -> Result<AdminStore, AdminError> {
         let (store, embedded) = if !cfg.clickhouse.url.is_empty() {
-            let url = cfg.clickhouse.url.clone();
+            let settings = ClickHouseConfig {
+                url: cfg.clickhouse.url.clone(),
+                database: cfg.clickhouse.database.clone(),
+                accounts: cfg.clickhouse.accounts()?,
+            };
             (
-                Store::connect_with(&settings(url), &cfg.store_options()).await?,
+                Store::connect_with(&settings, &cfg.store_options()).await?,
                 None,
             )
         } else {
             let dir = cfg.data_dir.join("clickhouse");
+            let accounts = embedded::load_accounts(&dir)?;
+            let settings = |url: String| ClickHouseConfig {
+                url,
+                database: cfg.clickhouse.database.clone(),
+                accounts: accounts.clone(),
+            };
             let running = running_port(&dir.join("config.xml"));
             let quick = StoreOptions {
                 timeout: Duration::from_secs(2),
@@ -46,11 +66,11 @@ impl AdminStore {
                         Ok(store) => (store, None),
                         Err(e) => {
                             tracing::debug!(error = %e, "no hub ClickHouse answering; starting one");
-                            start(&dir, &settings).await?
+                            start(&dir, &cfg.clickhouse.database).await?
                         }
                     }
                 }
-                None => start(&dir, &settings).await?,
+                None => start(&dir, &cfg.clickhouse.database).await?,
             }
         };
         crate::registry::seed_divisions(&store).await?;
@@ -69,10 +89,10 @@ impl AdminStore {
 
 async fn start(
     dir: &std::path::Path,
-    settings: &dyn Fn(String) -> ClickHouseConfig,
+    database: &str,
 ) -> Result<(Store, Option<EmbeddedClickHouse>), StoreError> {
     let ch = EmbeddedClickHouse::start(dir).await?;
-    let store = Store::connect(&settings(ch.http_url())).await?;
+    let store = Store::connect(&ch.client_config(database)).await?;
     Ok((store, Some(ch)))
 }
 

@@ -14,6 +14,16 @@ pub(crate) fn serve(cfg: HubConfig) -> anyhow::Result<()> {
             hub.http_addr
         );
         println!("ClickHouse (HTTP): {}", hub.clickhouse_url);
+        if cfg.clickhouse.url.is_empty() {
+            // The embedded server lets in only its own accounts; their passwords are here.
+            println!(
+                "ClickHouse accounts: {}",
+                cfg.data_dir
+                    .join("clickhouse")
+                    .join(crate::store::embedded::accounts::ACCOUNTS_FILE)
+                    .display()
+            );
+        }
         println!("Web: {}", hub.web_url);
         hub.run_until(shutdown_signal()).await?;
         Ok(())

@@ -5,6 +5,10 @@
 //! per batch — and return only once ClickHouse has the rows. Reads never rely on background
 //! merges: see [`migrations`] for how duplicates and revisions are resolved at query time.
 //!
+//! It logs in with three [`accounts`]: the owner for the migrations only, the ingest account for
+//! everything the hub writes ([`Store::client`]), the read-only analytics account for the
+//! analytics ([`Store::reader`]).
+//!
 //! [`embedded::EmbeddedClickHouse`] runs a private server when no URL is configured, and in tests.
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +20,7 @@ use sme_proto::v1;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod accounts;
 pub mod cluster;
 mod ddl;
 pub mod embedded;
@@ -25,6 +30,7 @@ pub mod migrations;
 mod rows;
 pub mod statements;
 
+pub use accounts::{Account, Accounts};
 pub use cluster::ClusterOptions;
 pub use embedded::{ClusterSpec, EmbeddedClickHouse, EmbeddedOptions};
 pub use error::{StoreError, SERVER_NOT_FOUND};
@@ -53,10 +59,19 @@ pub struct ClickHouseConfig {
     pub url: String,
     /// Database holding the hub's tables; created if missing. Letters, digits and `_`.
     pub database: String,
-    /// User; empty means ClickHouse's `default`.
-    pub user: String,
-    /// Password; may be empty.
-    pub password: String,
+    /// Who logs in for which job.
+    pub accounts: Accounts,
+}
+
+impl ClickHouseConfig {
+    /// `url` and `database` with one account for every job (a server with a single user).
+    pub fn single(url: impl Into<String>, database: impl Into<String>, account: Account) -> Self {
+        Self {
+            url: url.into(),
+            database: database.into(),
+            accounts: Accounts::single(account),
+        }
+    }
 }
 
 /// Less common connection settings.
@@ -212,10 +227,13 @@ pub struct BatchFound {
 /// free_services, revenue_fen, person_times)`.
 pub type VolumeTotal = (u8, u64, u64, u64, i64, u64);
 
-/// The hub's ClickHouse store. Cheap to clone: clones share the HTTP connection pool.
+/// The hub's ClickHouse store. Cheap to clone: clones share the HTTP connection pools.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// As the ingest account.
     client: Client,
+    /// As the analytics account.
+    reader: Client,
     inner: Arc<Inner>,
 }
 
@@ -238,16 +256,12 @@ impl Store {
         cfg: &ClickHouseConfig,
         options: &StoreOptions,
     ) -> Result<Store, StoreError> {
-        let mut client = Client::default().with_url(&cfg.url).with_validation(false);
-        if !cfg.user.is_empty() {
-            client = client.with_user(&cfg.user);
-        }
-        if !cfg.password.is_empty() {
-            client = client.with_password(&cfg.password);
-        }
+        let base = Client::default().with_url(&cfg.url).with_validation(false);
+        // The owner account is used for the migrations only and dropped with this client.
+        let owner = cfg.accounts.owner.apply(base.clone());
         let applied = tokio::time::timeout(
             options.timeout * 4,
-            migrate(&client, &cfg.database, options.cluster.as_ref()),
+            migrate(&owner, &cfg.database, options.cluster.as_ref()),
         )
         .await
         .map_err(|_| StoreError::Unavailable {
@@ -257,16 +271,22 @@ impl Store {
         if !applied.is_empty() {
             tracing::info!(database = %cfg.database, ?applied, "ClickHouse schema migrated");
         }
-        if options.cluster.is_some() {
-            // Inserts return once every shard has its rows (a receipt still means stored), and
-            // `IN (SELECT … FROM distributed)` subqueries run once on the initiator, so the
-            // single-server SQL answers the same (see `cluster`).
-            client = client
-                .with_setting("insert_distributed_sync", "1")
-                .with_setting("distributed_product_mode", "global");
-        }
+        drop(owner);
+        let session = |account: &Account| {
+            let mut client = account.apply(base.clone()).with_database(&cfg.database);
+            if options.cluster.is_some() {
+                // Inserts return once every shard has its rows (a receipt still means stored),
+                // and `IN (SELECT … FROM distributed)` subqueries run once on the initiator, so
+                // the single-server SQL answers the same (see `cluster`).
+                client = client
+                    .with_setting("insert_distributed_sync", "1")
+                    .with_setting("distributed_product_mode", "global");
+            }
+            client
+        };
         Ok(Store {
-            client: client.with_database(&cfg.database),
+            client: session(&cfg.accounts.ingest),
+            reader: session(&cfg.accounts.analytics),
             inner: Arc::new(Inner {
                 database: cfg.database.clone(),
                 timeout: options.timeout,
@@ -274,9 +294,16 @@ impl Store {
         })
     }
 
-    /// The client, with the store's database as default, for analytics queries and tests.
+    /// The client of the ingest account, with the store's database as default: for what the
+    /// hub writes and the reads that go with the writes. It cannot run DDL or mutations.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The client of the read-only analytics account, with the store's database as default:
+    /// for the analytics (web API, dashboards, exports). It cannot write.
+    pub fn reader(&self) -> &Client {
+        &self.reader
     }
 
     /// The database the store uses.

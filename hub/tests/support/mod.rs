@@ -8,16 +8,36 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sme_hub::store::{ClickHouseConfig, EmbeddedClickHouse, Store};
+use sme_hub::store::{Accounts, ClickHouseConfig, EmbeddedClickHouse, Store};
 use uuid::Uuid;
 
 /// URL of the server shared by this test binary (`name` names its directory).
+pub fn shared_url(name: &str) -> &'static str {
+    &shared(name).0
+}
+
+/// The accounts of the shared server (its three, with their passwords).
+pub fn shared_accounts(name: &str) -> &'static Accounts {
+    &shared(name).1
+}
+
+/// A client of the shared server's owner account on `database`, for what the hub's own
+/// accounts may not do (TRUNCATE, OPTIMIZE, re-running migrations).
+pub fn owner_client(name: &str, database: &str) -> clickhouse::Client {
+    shared_accounts(name)
+        .owner
+        .apply(clickhouse::Client::default().with_url(shared_url(name)))
+        .with_validation(false)
+        .with_database(database)
+}
+
+/// URL and accounts of the server shared by this test binary.
 ///
 /// It runs on a runtime of its own thread so it outlives every `#[tokio::test]` runtime;
 /// directories of earlier, finished runs are removed here.
-pub fn shared_url(name: &str) -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
+fn shared(name: &str) -> &'static (String, Accounts) {
+    static SERVER: OnceLock<(String, Accounts)> = OnceLock::new();
+    SERVER.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
         remove_stale_dirs(&root);
         let dir = root.join(std::process::id().to_string());
@@ -30,7 +50,8 @@ pub fn shared_url(name: &str) -> &'static str {
             rt.block_on(async move {
                 match EmbeddedClickHouse::start(&dir).await {
                     Ok(server) => {
-                        tx.send(Ok(server.http_url())).expect("test waits");
+                        tx.send(Ok((server.http_url(), server.accounts().clone())))
+                            .expect("test waits");
                         std::future::pending::<()>().await;
                     }
                     Err(e) => tx.send(Err(e.to_string())).expect("test waits"),
@@ -65,8 +86,7 @@ pub fn fresh_config(server: &str, test: &str) -> ClickHouseConfig {
     ClickHouseConfig {
         url: shared_url(server).to_owned(),
         database: format!("a_{test}_{}", Uuid::new_v4().simple()),
-        user: "default".into(),
-        password: String::new(),
+        accounts: shared_accounts(server).clone(),
     }
 }
 

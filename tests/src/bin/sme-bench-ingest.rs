@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     // 2. Raw bulk insert of the identical rows.
-    let raw_store = store(&ch_url, "bench_raw").await?;
+    let raw_store = store(&hub, "bench_raw").await?;
     let rows_of = |r: &[AcceptedReport]| -> usize {
         r.iter()
             .map(|a| 1 + a.report.volumes.len() + a.report.service_records.len())
@@ -135,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     // 3. Naive: one insert per report.
-    let naive_store = store(&ch_url, "bench_naive").await?;
+    let naive_store = store(&hub, "bench_naive").await?;
     let started = Instant::now();
     let mut latencies: Vec<Duration> = futures::stream::iter(naive_rows.iter())
         .map(|r| {
@@ -250,12 +250,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn store(url: &str, database: &str) -> anyhow::Result<Store> {
+async fn store(hub: &TestHub, database: &str) -> anyhow::Result<Store> {
     Store::connect(&ClickHouseConfig {
-        url: url.to_owned(),
         database: database.to_owned(),
-        user: String::new(),
-        password: String::new(),
+        ..hub.clickhouse_config()
     })
     .await
     .with_context(|| format!("database {database}"))

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use sme_hub::store::{ClickHouseConfig, Store};
+use sme_hub::store::{Account, ClickHouseConfig, Store};
 use sme_tests::load::{self, LoadConfig};
 
 /// Simulated agents for load tests (every agent its own client certificate).
@@ -42,6 +42,10 @@ struct Cli {
     /// ClickHouse HTTP URL of the hub's store: to register the platforms and verify.
     #[arg(long)]
     clickhouse_url: Option<String>,
+    /// ClickHouse user for `--clickhouse-url` (the hub's ingest account; the password comes from
+    /// `SME_HUB_CLICKHOUSE_PASSWORD`). Empty: `default`.
+    #[arg(long, default_value = "")]
+    clickhouse_user: String,
     /// ClickHouse database of the hub.
     #[arg(long, default_value = "sme")]
     database: String,
@@ -67,12 +71,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let store = match &cli.clickhouse_url {
         Some(url) => Some(
-            Store::connect(&ClickHouseConfig {
-                url: url.clone(),
-                database: cli.database.clone(),
-                user: String::new(),
-                password: std::env::var("SME_HUB_CLICKHOUSE_PASSWORD").unwrap_or_default(),
-            })
+            Store::connect(&ClickHouseConfig::single(
+                url.clone(),
+                cli.database.clone(),
+                Account::new(
+                    cli.clickhouse_user.clone(),
+                    std::env::var("SME_HUB_CLICKHOUSE_PASSWORD").unwrap_or_default(),
+                ),
+            ))
             .await
             .context("connecting to ClickHouse")?,
         ),
