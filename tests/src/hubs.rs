@@ -1,7 +1,7 @@
-//! Real `sme-hub serve` processes for the PKI tests: several hubs sharing one CA directory and
-//! one ClickHouse server, as the hub is deployed behind a load balancer; each with its own data
-//! dir and ports (all 0). Also a raw TLS handshake that reports the server certificate a new
-//! connection gets.
+//! Real `sme-hub serve` processes: several hubs sharing one CA directory and one ClickHouse
+//! server, as the hub is deployed behind a load balancer, each with its own data dir and ports
+//! (all 0); a hub to kill, restart on its data dir, or read the memory of from `/proc`. Also a
+//! raw TLS handshake that reports the server certificate a new connection gets.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -110,6 +110,65 @@ impl HubProcess {
         }
     }
 
+    /// A hub with data (and a CA, made with the library if missing) in `data_dir`, the
+    /// ClickHouse `clickhouse` with its accounts, free ports; `grpc` are more keys of `[grpc]`,
+    /// `extra` more sections (not `[clickhouse]`, `[http]`, `[web]`, `[grpc]`).
+    pub fn with_clickhouse(
+        data_dir: &Path,
+        clickhouse: &sme_hub::store::EmbeddedClickHouse,
+        grpc: &str,
+        extra: &str,
+    ) -> HubProcess {
+        let ca_dir = data_dir.join("ca");
+        if sme_hub::pki::CertificateAuthority::load(&ca_dir).is_err() {
+            sme_hub::pki::CertificateAuthority::init(
+                &ca_dir,
+                &["localhost".into(), "127.0.0.1".into()],
+                false,
+            )
+            .expect("test CA");
+        }
+        let toml = format!(
+            "data_dir = {:?}\n{extra}\n{}\
+             [http]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n\
+             [grpc]\nlisten = \"127.0.0.1:0\"\n{grpc}\n",
+            data_dir.display().to_string(),
+            crate::clickhouse_toml(&clickhouse.http_url(), clickhouse.accounts()),
+        );
+        Self::start(data_dir, &toml)
+    }
+
+    /// The CA of a hub made by [`HubProcess::with_clickhouse`].
+    pub fn ca(&self) -> sme_hub::pki::CertificateAuthority {
+        let dir = self
+            .config
+            .parent()
+            .expect("config in the data dir")
+            .join("ca");
+        sme_hub::pki::CertificateAuthority::load(&dir).expect("CA exists")
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) of the process, KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let pid = self.service.child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// SIGKILL: no shutdown, nothing flushed.
+    pub fn kill(mut self) {
+        crate::process::signal(self.service.child.id(), "KILL");
+        let _ = self.service.child.wait();
+    }
+
     /// What the hub logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -205,4 +264,11 @@ pub fn issue_token(config: &Path, platform_id: &str) -> String {
     let (code, out, err) = sme_hub_command(config, &["token", "issue", "--platform", platform_id]);
     assert_eq!(code, 0, "token issue: {err}");
     out.trim().to_owned()
+}
+
+/// A store on `clickhouse` (database `sme`, its accounts), for a test's own queries.
+pub async fn store(clickhouse: &sme_hub::store::EmbeddedClickHouse) -> sme_hub::store::Store {
+    sme_hub::store::Store::connect(&clickhouse.client_config("sme"))
+        .await
+        .expect("ClickHouse reachable")
 }

@@ -26,7 +26,6 @@ pub use sme_proto::fixtures;
 pub mod agent;
 pub mod browser;
 pub mod dashboard;
-pub mod hub_process;
 pub mod hubs;
 pub mod load;
 pub mod process;

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use sme_hub::store::{EmbeddedClickHouse, Store};
 use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, Outcome};
-use sme_tests::hub_process::{self, HubProcess};
+use sme_tests::hubs::{self, HubProcess};
 use sme_tests::{fixtures, platform, TestHub};
 use tonic::Code;
 
@@ -71,8 +71,8 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
         .unwrap();
     let data = work.path().join("hub");
     let registry = "[registry]\ncache_seconds = 0\n";
-    let hub = HubProcess::start(&data, &ch, "", registry);
-    let store = hub_process::store(&ch).await;
+    let hub = HubProcess::with_clickhouse(&data, &ch, "", registry);
+    let store = hubs::store(&ch).await;
     let id = platform(71);
     register(&store, &id).await;
     let agent_dir = tempfile::tempdir().unwrap();
@@ -107,13 +107,13 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
     execute(&owner, "RENAME TABLE audit_away TO audit").await;
 
     // The next hub process on the same data dir stores what the first one kept on disk.
-    let hub = HubProcess::start(&data, &ch, "", registry);
+    let hub = HubProcess::with_clickhouse(&data, &ch, "", registry);
     let audited = outcomes(&store, &report.report_id, 1, 30).await;
     assert_eq!(
         audited,
         vec!["accepted".to_owned()],
         "the accepted report's audit row must survive the kill; hub log:\n{}",
-        hub.log()
+        hub.log_text()
     );
     hub.stop();
     ch.stop().await;

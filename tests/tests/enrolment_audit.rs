@@ -77,12 +77,7 @@ async fn a_token_is_spent_only_on_a_certificate_and_every_attempt_is_audited() {
         .await
         .unwrap();
     let ca_dir = work.path().join("ca");
-    let toml = hub_toml(
-        &work.path().join("data"),
-        &ca_dir,
-        &clickhouse,
-        200,
-    );
+    let toml = hub_toml(&work.path().join("data"), &ca_dir, &clickhouse, 200);
     let hub_dir = work.path().join("hub");
     std::fs::create_dir_all(&hub_dir).unwrap();
     std::fs::write(hub_dir.join("hub.toml"), &toml).unwrap();
@@ -158,12 +153,9 @@ async fn a_token_is_spent_only_on_a_certificate_and_every_attempt_is_audited() {
     );
 
     // The audit trail holds every attempt, in order, with what the caller was told.
-    let store = Store::connect_with(
-        &clickhouse.client_config("sme"),
-        &StoreOptions::default(),
-    )
-    .await
-    .unwrap();
+    let store = Store::connect_with(&clickhouse.client_config("sme"), &StoreOptions::default())
+        .await
+        .unwrap();
     let rows = events(&store, &[p.clone(), q.clone()]).await;
     let summary: Vec<(&str, &str, &str)> = rows
         .iter()

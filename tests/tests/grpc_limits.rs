@@ -11,7 +11,7 @@ use sme_agent::connect::{self, HubAddress, Trust};
 use sme_hub::store::{EmbeddedClickHouse, Store};
 use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient};
-use sme_tests::hub_process::{self, HubProcess};
+use sme_tests::hubs::{self, HubProcess};
 use sme_tests::{fixtures, http_get, platform};
 use tokio::io::AsyncReadExt;
 
@@ -75,13 +75,13 @@ async fn an_anonymous_flood_neither_raises_the_hubs_memory_nor_delays_a_platform
     let ch = EmbeddedClickHouse::start(&work.path().join("clickhouse"))
         .await
         .unwrap();
-    let hub = HubProcess::start(
+    let hub = HubProcess::with_clickhouse(
         &work.path().join("hub"),
         &ch,
         "",
         "[registry]\ncache_seconds = 0\n",
     );
-    let store = hub_process::store(&ch).await;
+    let store = hubs::store(&ch).await;
     let id = platform(81);
     let (_agent, trust) = enroll(&hub, &store, &id).await;
     let mut platform_client = client(&hub, &trust);
@@ -216,13 +216,13 @@ async fn the_listener_closes_connections_over_its_limits() {
     let ch = EmbeddedClickHouse::start(&work.path().join("clickhouse"))
         .await
         .unwrap();
-    let hub = HubProcess::start(
+    let hub = HubProcess::with_clickhouse(
         &work.path().join("hub"),
         &ch,
         "max_connections = 6\nmax_anonymous_connections = 2\nanonymous_connection_seconds = 3\n",
         "[registry]\ncache_seconds = 0\n",
     );
-    let store = hub_process::store(&ch).await;
+    let store = hubs::store(&ch).await;
     let addr = hub.url.strip_prefix("https://").unwrap().to_owned();
     let tls = anonymous_tls(&hub);
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();

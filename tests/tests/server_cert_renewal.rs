@@ -36,12 +36,7 @@ async fn a_renewed_server_certificate_is_served_without_a_restart() {
     // Warn well ahead (more than the 825 days a server certificate lasts), so the log says it.
     let toml = format!(
         "{}server_cert_warn_days = 900\n",
-        hub_toml(
-            &work.path().join("data"),
-            &ca_dir,
-            &clickhouse,
-            REFRESH_MS
-        )
+        hub_toml(&work.path().join("data"), &ca_dir, &clickhouse, REFRESH_MS)
     );
     let hub_dir = work.path().join("hub");
     std::fs::create_dir_all(&hub_dir).unwrap();

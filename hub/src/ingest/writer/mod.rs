@@ -251,18 +251,20 @@ impl Writer {
                 retry_after: jitter(RETRY_AFTER_UNAVAILABLE),
             });
         }
-        let share = s.shares.take(platform_id).map_err(|held| {
-            let queued = s.settings.queue_capacity - s.slots.available_permits();
-            WriteError::PlatformBusy {
-                held,
-                retry_after: self.busy_retry_after(queued.max(held)),
-            }
-        })?;
         let kib = u32::try_from(encoded_len.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         let slot = s.slots.clone().try_acquire_owned();
         let bytes = s.kib.clone().try_acquire_many_owned(kib);
         match (slot, bytes) {
             (Ok(slot), Ok(bytes)) => {
+                // The platform's share is checked once the intake has room: a full intake is
+                // everybody's answer, a used-up share only this platform's.
+                let share = s.shares.take(platform_id).map_err(|held| {
+                    let queued = s.settings.queue_capacity - s.slots.available_permits();
+                    WriteError::PlatformBusy {
+                        held,
+                        retry_after: self.busy_retry_after(queued.max(held)),
+                    }
+                })?;
                 s.metrics.queue_reports.add(1);
                 s.metrics.queue_bytes.add(encoded_len as i64);
                 Ok(Admission {
