@@ -272,3 +272,44 @@ pub async fn store(clickhouse: &sme_hub::store::EmbeddedClickHouse) -> sme_hub::
         .await
         .expect("ClickHouse reachable")
 }
+
+/// Registers `platform_id` (operating since 2000-01-01, never closed) in the registry of
+/// `store`'s ClickHouse.
+pub async fn register(store: &sme_hub::store::Store, platform_id: &str) {
+    let since = time::Date::from_calendar_date(2000, time::Month::January, 1).unwrap();
+    sme_hub::registry::upsert_platforms(
+        store,
+        &[sme_hub::registry::Platform::new(
+            platform_id,
+            &format!("测试平台 {platform_id}"),
+            since,
+        )],
+        "sme-tests",
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("registry row written");
+}
+
+impl HubProcess {
+    /// Registers `platform_id` and enrols it through this hub's `Enroll` RPC (a hub made by
+    /// [`HubProcess::with_clickhouse`]); the agent's data dir and identity.
+    pub async fn enroll(
+        &self,
+        store: &sme_hub::store::Store,
+        platform_id: &str,
+    ) -> (tempfile::TempDir, sme_agent::identity::Identity) {
+        register(store, platform_id).await;
+        let dir = tempfile::tempdir().unwrap();
+        let token = self
+            .ca()
+            .tokens()
+            .issue(platform_id, time::Duration::hours(1))
+            .unwrap();
+        let identity =
+            sme_agent::identity::enroll(dir.path(), &self.url, platform_id, &token, false)
+                .await
+                .expect("enrolment succeeds");
+        (dir, identity)
+    }
+}

@@ -77,6 +77,16 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// The last month that has ended (UTC+8), e.g. `2026-11`.
+pub fn last_month() -> String {
+    use sme_proto::period::{Period, PeriodKind};
+    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
+        .unwrap()
+        .previous()
+        .unwrap()
+        .to_string()
+}
+
 /// A valid unified social credit code for test platform `n`, registered in Beijing Haidian
 /// (region 110108).
 pub fn platform(n: u32) -> String {

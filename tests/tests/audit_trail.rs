@@ -6,19 +6,10 @@
 
 use futures::StreamExt;
 use sme_hub::store::{EmbeddedClickHouse, Store};
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, Outcome};
 use sme_tests::hubs::{self, HubProcess};
-use sme_tests::{fixtures, platform, TestHub};
+use sme_tests::{fixtures, last_month, platform, TestHub};
 use tonic::Code;
-
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
 
 /// Runs DDL as the owner account (the hub's own accounts may not).
 async fn execute(owner: &clickhouse::Client, sql: &str) {
@@ -47,22 +38,6 @@ async fn outcomes(store: &Store, report_id: &str, n: usize, within: u64) -> Vec<
     }
 }
 
-async fn register(store: &Store, platform_id: &str) {
-    let since = time::Date::from_calendar_date(2000, time::Month::January, 1).unwrap();
-    sme_hub::registry::upsert_platforms(
-        store,
-        &[sme_hub::registry::Platform::new(
-            platform_id,
-            "审计测试平台",
-            since,
-        )],
-        "sme-tests",
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt() {
     let work = tempfile::tempdir().unwrap();
@@ -74,16 +49,7 @@ async fn an_accepted_reports_audit_row_survives_a_kill_right_after_its_receipt()
     let hub = HubProcess::with_clickhouse(&data, &ch, "", registry);
     let store = hubs::store(&ch).await;
     let id = platform(71);
-    register(&store, &id).await;
-    let agent_dir = tempfile::tempdir().unwrap();
-    let token = hub
-        .ca()
-        .tokens()
-        .issue(&id, time::Duration::hours(1))
-        .unwrap();
-    let identity = sme_agent::identity::enroll(agent_dir.path(), &hub.url, &id, &token, false)
-        .await
-        .unwrap();
+    let (_agent_dir, identity) = hub.enroll(&store, &id).await;
 
     // ClickHouse takes reports but not audit rows (the audit table is away).
     let owner = ch

@@ -7,21 +7,12 @@
 use std::process::Command;
 
 use sme_agent::connect::{self, HubAddress};
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, enrollment_service_client::EnrollmentServiceClient};
-use sme_tests::{binary, fixtures, platform, TestHub};
+use sme_tests::{binary, fixtures, last_month, platform, TestHub};
 use tonic::Code;
 
 /// gRPC C-core's soft limit on received metadata is 8 KiB; the hub keeps its status to 7 KiB.
 const STATUS_BUDGET: usize = 7 * 1024;
-
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
 
 /// Bytes of the status trailers (`grpc-status`, `grpc-message`, `grpc-status-details-bin`) as
 /// tonic writes them on the wire, counted as HTTP/2 header lists are (name + value + 32).

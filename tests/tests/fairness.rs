@@ -8,22 +8,13 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1;
-use sme_tests::{fixtures, platform, TestHub};
+use sme_tests::{fixtures, last_month, platform, TestHub};
 use tonic::Code;
 
 const QUEUE_CAPACITY: usize = 200;
 const OTHERS: u32 = 10;
 const RUN: Duration = Duration::from_secs(6);
-
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
 
 /// What the others saw.
 #[derive(Debug, Default)]

@@ -9,47 +9,13 @@ use std::time::{Duration, Instant};
 
 use sme_agent::connect::{self, HubAddress, Trust};
 use sme_hub::store::{EmbeddedClickHouse, Store};
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, reporting_service_client::ReportingServiceClient};
 use sme_tests::hubs::{self, HubProcess};
-use sme_tests::{fixtures, http_get, platform};
+use sme_tests::{fixtures, http_get, last_month, platform};
 use tokio::io::AsyncReadExt;
 
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
-
-async fn register(store: &Store, platform_id: &str) {
-    let since = time::Date::from_calendar_date(2000, time::Month::January, 1).unwrap();
-    sme_hub::registry::upsert_platforms(
-        store,
-        &[sme_hub::registry::Platform::new(
-            platform_id,
-            "限额测试平台",
-            since,
-        )],
-        "sme-tests",
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap();
-}
-
 async fn enroll(hub: &HubProcess, store: &Store, id: &str) -> (tempfile::TempDir, Trust) {
-    register(store, id).await;
-    let dir = tempfile::tempdir().unwrap();
-    let token = hub
-        .ca()
-        .tokens()
-        .issue(id, time::Duration::hours(1))
-        .unwrap();
-    let identity = sme_agent::identity::enroll(dir.path(), &hub.url, id, &token, false)
-        .await
-        .unwrap();
+    let (dir, identity) = hub.enroll(store, id).await;
     (dir, identity.trust())
 }
 

@@ -5,18 +5,9 @@
 use std::time::Duration;
 
 use sme_hub::store::{ClickHouseConfig, EmbeddedClickHouse, Store};
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1;
-use sme_tests::{fixtures, http_get, platform, CutProxy, TestHub};
+use sme_tests::{fixtures, http_get, last_month, platform, CutProxy, TestHub};
 use tonic::Code;
-
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
 
 fn submit(report: v1::Report) -> v1::SubmitReportRequest {
     v1::SubmitReportRequest {

@@ -2,19 +2,9 @@
 //! real ClickHouse server started for the test.
 
 use futures::StreamExt;
-use sme_proto::period::{Period, PeriodKind};
 use sme_proto::v1::{self, Outcome};
-use sme_tests::{assert_code, assert_violation, fixtures, platform, TestHub};
+use sme_tests::{assert_code, assert_violation, fixtures, last_month, platform, TestHub};
 use tonic::Code;
-
-/// The last month that has ended (UTC+8).
-fn last_month() -> String {
-    Period::containing(PeriodKind::Month, time::OffsetDateTime::now_utc())
-        .unwrap()
-        .previous()
-        .unwrap()
-        .to_string()
-}
 
 fn submit(report: v1::Report) -> v1::SubmitReportRequest {
     v1::SubmitReportRequest {
