@@ -7,7 +7,9 @@
 //! authenticates once per call with the hub's [`Authenticator`] (revocations included) and
 //! hands the [`PlatformIdentity`] to the handler in the request's extensions, so the handler
 //! does not verify the chain a second time. Refused `SubmitReport` and `SyncReports` calls are
-//! audited (outcome `unauthenticated`, empty report fields: the body is never read).
+//! audited (outcome `unauthenticated`, empty report fields: the body is never read). When the
+//! hub itself cannot check revocations (fail closed), the answer is `UNAVAILABLE` with a retry
+//! hint instead: the hub's problem, so agents keep their reports and come back.
 //! `EnrollmentService` (an agent enrols without a certificate) and health/reflection pass
 //! through; connections without a certificate are limited in number and lifetime by the
 //! listener (`server::listener`).
@@ -94,9 +96,10 @@ where
                         .and_then(|i| i.get_ref().remote_addr())
                         .map(|a| a.to_string())
                         .unwrap_or_default();
-                    self.hub
-                        .refuse_unauthenticated(AUDITED.contains(&method), peer, &e);
-                    let refusal = tonic::Status::unauthenticated(e.to_string()).into_http();
+                    let status =
+                        self.hub
+                            .refuse_unauthenticated(AUDITED.contains(&method), peer, &e);
+                    let refusal = status.into_http();
                     return Box::pin(async move { Ok(refusal) });
                 }
             }

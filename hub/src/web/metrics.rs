@@ -21,7 +21,7 @@
 //! | `sme_hub_writer_flush_failures_total` | counter | batches ClickHouse did not take |
 //! | `sme_hub_audit_dropped_total` | counter | audit entries lost: only when the audit spill on disk is full (`[writer] audit_spill_max_bytes`) |
 //! | `sme_hub_audit_spilled_bytes` | gauge | audit entries on disk waiting for ClickHouse (see `ingest/spill.rs`) |
-//! | `sme_hub_grpc_refused_total{reason}` | counter | gRPC connections and calls refused before any decoding: `connections` (limit), `anonymous_connections` (limit), `unauthenticated` (report RPC without a valid client certificate) |
+//! | `sme_hub_grpc_refused_total{reason}` | counter | gRPC connections and calls refused before any decoding: `connections` (limit), `anonymous_connections` (limit), `unauthenticated` (report RPC without a valid client certificate), `revocations_unavailable` (the hub cannot check revocations: UNAVAILABLE) |
 //! | `sme_hub_lookup_batch_reports`, `sme_hub_lookup_seconds` | histogram | batched replay/revision lookups |
 //! | `sme_hub_rpc_seconds{method}` | histogram | handler latency of report RPCs |
 //! | `sme_hub_server_certificate_expiry_seconds` | gauge | seconds until the TLS server certificate in use expires (`sme-hub cert server-renew`; see `pki/watcher.rs`) |
@@ -209,7 +209,8 @@ pub struct Metrics {
     pub flush_failures: Counter,
     pub audit_dropped: Counter,
     pub audit_spilled_bytes: Gauge,
-    /// Label: `connections`, `anonymous_connections`, `unauthenticated`.
+    /// Label: `connections`, `anonymous_connections`, `unauthenticated`,
+    /// `revocations_unavailable`.
     pub grpc_refused: LabeledCounter,
     pub lookup_batch_reports: Histogram,
     pub lookup_seconds: Histogram,

@@ -314,28 +314,44 @@ impl Hub {
     }
 
     /// Counts (and, for the report RPCs, audits) a call the gate refused for want of a valid
-    /// client certificate. Never waits: the audit entry goes to memory or the spill.
-    pub(crate) fn refuse_unauthenticated(&self, audited: bool, peer: String, error: &AuthError) {
+    /// client certificate; the answer to send. Never waits: the audit entry goes to memory or
+    /// the spill. A hub that cannot check revocations answers UNAVAILABLE (audited `deferred`):
+    /// the fault is the hub's, and the agent must keep its reports and retry.
+    pub(crate) fn refuse_unauthenticated(
+        &self,
+        audited: bool,
+        peer: String,
+        error: &AuthError,
+    ) -> Status {
         let metrics = &self.inner.ingest.metrics;
-        metrics.grpc_refused.inc("unauthenticated");
-        if !audited {
-            return;
+        let refusal = match error {
+            AuthError::RevocationsUnavailable(_) => {
+                metrics.grpc_refused.inc("revocations_unavailable");
+                Refusal::Unavailable(error.to_string())
+            }
+            _ => {
+                metrics.grpc_refused.inc("unauthenticated");
+                Refusal::Unauthenticated(error.to_string())
+            }
+        };
+        let status = refusal.status();
+        if audited {
+            refusal.record(metrics);
+            self.inner.ingest.writer.audit(AuditEntry {
+                received_at: self.inner.settings.clock.now(),
+                platform_id: String::new(),
+                cert_subject: String::new(),
+                period: String::new(),
+                report_id: String::new(),
+                revision: 0,
+                outcome: refusal.audit_outcome(),
+                status_code: status.code() as i32,
+                rule_ids: Vec::new(),
+                peer,
+                hub_instance: self.inner.settings.instance.clone(),
+            });
         }
-        let refusal = Refusal::Unauthenticated(error.to_string());
-        refusal.record(metrics);
-        self.inner.ingest.writer.audit(AuditEntry {
-            received_at: self.inner.settings.clock.now(),
-            platform_id: String::new(),
-            cert_subject: String::new(),
-            period: String::new(),
-            report_id: String::new(),
-            revision: 0,
-            outcome: AuditOutcome::Unauthenticated,
-            status_code: Code::Unauthenticated as i32,
-            rule_ids: Vec::new(),
-            peer,
-            hub_instance: self.inner.settings.instance.clone(),
-        });
+        status
     }
 
     /// Processes one report end to end and audits the outcome.
