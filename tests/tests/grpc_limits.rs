@@ -35,8 +35,9 @@ async fn refused(hub: &HubProcess, reason: &str) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_anonymous_flood_neither_raises_the_hubs_memory_nor_delays_a_platform() {
+/// A `sme-hub serve` process with `grpc` keys in `[grpc]`, on its own ClickHouse, and a store
+/// on that ClickHouse; the temp dir holds both.
+async fn start(grpc: &str) -> (tempfile::TempDir, EmbeddedClickHouse, HubProcess, Store) {
     let work = tempfile::tempdir().unwrap();
     let ch = EmbeddedClickHouse::start(&work.path().join("clickhouse"))
         .await
@@ -44,10 +45,16 @@ async fn an_anonymous_flood_neither_raises_the_hubs_memory_nor_delays_a_platform
     let hub = HubProcess::with_clickhouse(
         &work.path().join("hub"),
         &ch,
-        "",
+        grpc,
         "[registry]\ncache_seconds = 0\n",
     );
     let store = hubs::store(&ch).await;
+    (work, ch, hub, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_flood_neither_raises_the_hubs_memory_nor_delays_a_platform() {
+    let (_work, ch, hub, store) = start("").await;
     let id = platform(81);
     let (_agent, trust) = enroll(&hub, &store, &id).await;
     let mut platform_client = client(&hub, &trust);
@@ -178,17 +185,10 @@ async fn closed_within<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, within: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_closes_connections_over_its_limits() {
-    let work = tempfile::tempdir().unwrap();
-    let ch = EmbeddedClickHouse::start(&work.path().join("clickhouse"))
-        .await
-        .unwrap();
-    let hub = HubProcess::with_clickhouse(
-        &work.path().join("hub"),
-        &ch,
+    let (_work, ch, hub, store) = start(
         "max_connections = 6\nmax_anonymous_connections = 2\nanonymous_connection_seconds = 3\n",
-        "[registry]\ncache_seconds = 0\n",
-    );
-    let store = hubs::store(&ch).await;
+    )
+    .await;
     let addr = hub.url.strip_prefix("https://").unwrap().to_owned();
     let tls = anonymous_tls(&hub);
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
